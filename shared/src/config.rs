@@ -1,0 +1,492 @@
+//! Configuration from the environment, with defaults that work for a local run.
+//!
+//! Every value is parsed once, at start-up; a bad value stops the binary with
+//! one line that names the variable.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::model::QueueName;
+
+/// A configuration value that could not be parsed.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {var}={value:?}: {reason}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+/// Where the environment comes from; tests pass a map instead of the process env.
+pub trait Env {
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        HashMap::get(self, key).cloned()
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    env: &dyn Env,
+    var: &'static str,
+    default: T,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    match env.get(var) {
+        None => Ok(default),
+        Some(value) => value.trim().parse().map_err(|_| ConfigError {
+            var,
+            reason: format!("expected {expected}"),
+            value,
+        }),
+    }
+}
+
+fn positive<T: PartialEq + Default + ToString>(
+    value: T,
+    var: &'static str,
+) -> Result<T, ConfigError> {
+    if value == T::default() {
+        Err(ConfigError {
+            var,
+            value: value.to_string(),
+            reason: "expected a positive integer".into(),
+        })
+    } else {
+        Ok(value)
+    }
+}
+
+fn parse_bool(env: &dyn Env, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match env.get(var).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(ConfigError {
+            var,
+            value: other.to_owned(),
+            reason: "expected 1 or 0".into(),
+        }),
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings both binaries share.
+#[derive(Debug, Clone)]
+pub struct CommonConfig {
+    pub database_url: String,
+    pub redis_url: String,
+    /// Prefix of every Redis key and channel; tests use a fresh one each.
+    pub redis_prefix: String,
+    pub log_format: LogFormat,
+    pub db_max_connections: u32,
+    /// How long start-up waits for Postgres and Redis to become reachable.
+    pub startup_timeout: Duration,
+}
+
+impl CommonConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let database_url = env
+            .get("DATABASE_URL")
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/conveyor".into());
+        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
+            return Err(ConfigError {
+                var: "DATABASE_URL",
+                value: database_url,
+                reason: "expected a postgres:// URL".into(),
+            });
+        }
+        let redis_url = env
+            .get("REDIS_URL")
+            .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+        if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
+            return Err(ConfigError {
+                var: "REDIS_URL",
+                value: redis_url,
+                reason: "expected a redis:// URL".into(),
+            });
+        }
+        let redis_prefix = env.get("REDIS_PREFIX").unwrap_or_else(|| "conveyor".into());
+        if redis_prefix.contains(['{', '}', ' ']) {
+            return Err(ConfigError {
+                var: "REDIS_PREFIX",
+                value: redis_prefix,
+                reason: "must not contain braces or spaces".into(),
+            });
+        }
+        let log_format = match env.get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "LOG_FORMAT",
+                    value: other.into(),
+                    reason: "expected text or json".into(),
+                })
+            }
+        };
+        let db_max_connections = positive(
+            parse(env, "DB_MAX_CONNECTIONS", 10u32, "a positive integer")?,
+            "DB_MAX_CONNECTIONS",
+        )?;
+        let startup: u64 = parse(env, "STARTUP_TIMEOUT_SECS", 30, "a number of seconds")?;
+        Ok(Self {
+            database_url,
+            redis_url,
+            redis_prefix,
+            log_format,
+            db_max_connections,
+            startup_timeout: Duration::from_secs(startup),
+        })
+    }
+}
+
+/// Settings of the api binary.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub common: CommonConfig,
+    pub listen_addr: SocketAddr,
+    /// Largest accepted `payload`, in bytes.
+    pub max_payload_bytes: usize,
+    /// Largest accepted request body, in bytes (a batch of jobs is one body).
+    pub max_body_bytes: usize,
+    pub max_batch: usize,
+    pub max_page: u32,
+    /// Folder of the built dashboard.
+    pub frontend_dir: std::path::PathBuf,
+    /// Status events buffered per api for WebSocket clients; a client
+    /// further behind is told to resynchronise.
+    pub ws_event_buffer: usize,
+}
+
+impl ApiConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env)?;
+        let listen_addr = parse(
+            env,
+            "LISTEN_ADDR",
+            SocketAddr::from(([127, 0, 0, 1], 8080)),
+            "an address such as 127.0.0.1:8080",
+        )?;
+        let max_payload_bytes = parse(env, "MAX_PAYLOAD_BYTES", 1 << 20, "a number of bytes")?;
+        let max_body_bytes = parse(env, "MAX_BODY_BYTES", 64 << 20, "a number of bytes")?;
+        let max_batch = positive(
+            parse(env, "MAX_BATCH", 1000, "a positive integer")?,
+            "MAX_BATCH",
+        )?;
+        let max_page = positive(
+            parse(env, "MAX_PAGE", 500u32, "a positive integer")?,
+            "MAX_PAGE",
+        )?;
+        let ws_event_buffer = positive(
+            parse(env, "WS_EVENT_BUFFER", 8192usize, "a positive integer")?,
+            "WS_EVENT_BUFFER",
+        )?;
+        let frontend_dir = env
+            .get("FRONTEND_DIR")
+            .unwrap_or_else(|| "frontend/dist".into())
+            .into();
+        Ok(Self {
+            common,
+            listen_addr,
+            max_payload_bytes,
+            max_body_bytes,
+            max_batch,
+            max_page,
+            frontend_dir,
+            ws_event_buffer,
+        })
+    }
+}
+
+/// How a worker chooses among its queues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueOrder {
+    /// Always drain earlier queues first.
+    Strict,
+    /// Pick the first queue to try at random, in proportion to its weight.
+    Weighted,
+}
+
+/// Settings of the worker binary.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub common: CommonConfig,
+    pub concurrency: usize,
+    /// Queues with their weights, in the order given.
+    pub queues: Vec<(QueueName, u32)>,
+    pub queue_order: QueueOrder,
+    pub allow_shell: bool,
+    /// Whether this worker runs `docker` jobs (`WORKER_ALLOW_DOCKER`).
+    pub allow_docker: bool,
+    /// The Docker CLI: `docker` on `PATH` unless `WORKER_DOCKER_BIN` names another.
+    pub docker_bin: std::path::PathBuf,
+    /// Where downloaded Dockerfiles are kept, one folder per SHA-256
+    /// (`WORKER_DOCKER_CACHE_DIR`).
+    pub docker_cache_dir: std::path::PathBuf,
+    /// Where `s3://bucket/key` Dockerfile URLs are fetched from
+    /// (`AWS_ENDPOINT_URL`, path-style: `<endpoint>/bucket/key`); unset means
+    /// `https://bucket.s3.amazonaws.com/key`.
+    pub docker_s3_endpoint: Option<url::Url>,
+    pub shutdown_grace: Duration,
+    pub lease: Duration,
+    pub heartbeat_file: Option<std::path::PathBuf>,
+    pub housekeeping: HousekeepingConfig,
+}
+
+/// Settings of the housekeeping loops (run by one worker at a time).
+#[derive(Debug, Clone)]
+pub struct HousekeepingConfig {
+    /// Whether this worker competes for the housekeeping lease.
+    pub enabled: bool,
+    /// Tick of the leader: promote due jobs, reclaim expired leases.
+    pub interval: Duration,
+    /// Period of the full Redis/Postgres reconcile.
+    pub reconcile_every: Duration,
+    /// Age after which finished jobs are deleted, in days.
+    pub keep_succeeded_days: i64,
+    pub keep_dead_days: i64,
+}
+
+impl HousekeepingConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let interval: u64 = parse(
+            env,
+            "HOUSEKEEPING_INTERVAL_MS",
+            1000,
+            "a number of milliseconds",
+        )?;
+        if !(50..=60_000).contains(&interval) {
+            return Err(ConfigError {
+                var: "HOUSEKEEPING_INTERVAL_MS",
+                value: interval.to_string(),
+                reason: "expected 50 to 60000".into(),
+            });
+        }
+        let reconcile: u64 = parse(env, "RECONCILE_INTERVAL_SECS", 30, "a number of seconds")?;
+        let keep_succeeded_days = positive(
+            parse(env, "RETENTION_SUCCEEDED_DAYS", 7i64, "a number of days")?,
+            "RETENTION_SUCCEEDED_DAYS",
+        )?;
+        let keep_dead_days = positive(
+            parse(env, "RETENTION_DEAD_DAYS", 30i64, "a number of days")?,
+            "RETENTION_DEAD_DAYS",
+        )?;
+        Ok(Self {
+            enabled: parse_bool(env, "WORKER_HOUSEKEEPING", true)?,
+            interval: Duration::from_millis(interval),
+            reconcile_every: Duration::from_secs(reconcile.max(1)),
+            keep_succeeded_days,
+            keep_dead_days,
+        })
+    }
+}
+
+impl WorkerConfig {
+    /// How often this worker heartbeats (extends leases, refreshes its row).
+    pub fn heartbeat_every(&self) -> Duration {
+        (self.lease / 3).max(Duration::from_millis(500))
+    }
+}
+
+impl WorkerConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let common = CommonConfig::from_env(env)?;
+        let concurrency: usize = parse(env, "WORKER_CONCURRENCY", 10, "a positive integer")?;
+        if concurrency == 0 || concurrency > 10_000 {
+            return Err(ConfigError {
+                var: "WORKER_CONCURRENCY",
+                value: concurrency.to_string(),
+                reason: "expected an integer from 1 to 10000".into(),
+            });
+        }
+        let raw_queues = env.get("WORKER_QUEUES").unwrap_or_else(|| "default".into());
+        let queues = parse_queues(&raw_queues).map_err(|reason| ConfigError {
+            var: "WORKER_QUEUES",
+            value: raw_queues.clone(),
+            reason,
+        })?;
+        let queue_order = if parse_bool(env, "WORKER_STRICT_ORDER", false)? {
+            QueueOrder::Strict
+        } else {
+            QueueOrder::Weighted
+        };
+        let allow_shell = parse_bool(env, "WORKER_ALLOW_SHELL", false)?;
+        let allow_docker = parse_bool(env, "WORKER_ALLOW_DOCKER", false)?;
+        let docker_bin = env
+            .get("WORKER_DOCKER_BIN")
+            .unwrap_or_else(|| "docker".into())
+            .into();
+        let docker_cache_dir = env
+            .get("WORKER_DOCKER_CACHE_DIR")
+            .map(Into::into)
+            .unwrap_or_else(|| std::env::temp_dir().join("conveyor-docker-cache"));
+        let docker_s3_endpoint = match env.get("AWS_ENDPOINT_URL") {
+            None => None,
+            Some(raw) => match url::Url::parse(&raw) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+                _ => {
+                    return Err(ConfigError {
+                        var: "AWS_ENDPOINT_URL",
+                        value: raw,
+                        reason: "expected an http(s) URL".into(),
+                    })
+                }
+            },
+        };
+        let grace: u64 = parse(env, "WORKER_SHUTDOWN_GRACE_SECS", 30, "a number of seconds")?;
+        let lease: u64 = parse(env, "WORKER_LEASE_SECS", 30, "a number of seconds")?;
+        if lease < 2 {
+            return Err(ConfigError {
+                var: "WORKER_LEASE_SECS",
+                value: lease.to_string(),
+                reason: "expected at least 2 seconds".into(),
+            });
+        }
+        Ok(Self {
+            common,
+            concurrency,
+            queues,
+            queue_order,
+            allow_shell,
+            allow_docker,
+            docker_bin,
+            docker_cache_dir,
+            docker_s3_endpoint,
+            shutdown_grace: Duration::from_secs(grace),
+            lease: Duration::from_secs(lease),
+            heartbeat_file: env.get("WORKER_HEARTBEAT_FILE").map(Into::into),
+            housekeeping: HousekeepingConfig::from_env(env)?,
+        })
+    }
+}
+
+/// Parses `critical:6,default:3,low` (weight 1 when omitted).
+fn parse_queues(raw: &str) -> Result<Vec<(QueueName, u32)>, String> {
+    let mut queues: Vec<(QueueName, u32)> = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, weight) = match part.split_once(':') {
+            Some((name, weight)) => {
+                let weight: u32 = weight
+                    .parse()
+                    .ok()
+                    .filter(|w| *w > 0)
+                    .ok_or_else(|| format!("weight of {name:?} must be a positive integer"))?;
+                (name, weight)
+            }
+            None => (part, 1),
+        };
+        let name = QueueName::parse(name).map_err(|e| e.to_string())?;
+        if queues.iter().any(|(q, _)| *q == name) {
+            return Err(format!("queue {name} is listed twice"));
+        }
+        queues.push((name, weight));
+    }
+    if queues.is_empty() {
+        return Err("expected at least one queue".into());
+    }
+    Ok(queues)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_work_for_a_local_run() {
+        let config = WorkerConfig::from_env(&env(&[])).expect("defaults");
+        assert_eq!(config.concurrency, 10);
+        assert_eq!(config.queues.len(), 1);
+        assert_eq!(config.queues[0].0.as_str(), "default");
+        assert!(!config.allow_shell);
+    }
+
+    #[test]
+    fn weighted_queues_are_parsed_in_order() {
+        let config =
+            WorkerConfig::from_env(&env(&[("WORKER_QUEUES", "critical:6, default:3,low")]))
+                .expect("queues");
+        let parsed: Vec<(&str, u32)> = config
+            .queues
+            .iter()
+            .map(|(q, w)| (q.as_str(), *w))
+            .collect();
+        assert_eq!(parsed, vec![("critical", 6), ("default", 3), ("low", 1)]);
+    }
+
+    #[test]
+    fn a_bad_value_names_its_variable() {
+        let err = WorkerConfig::from_env(&env(&[("WORKER_CONCURRENCY", "lots")])).unwrap_err();
+        assert_eq!(err.var, "WORKER_CONCURRENCY");
+        assert!(err.to_string().starts_with("invalid WORKER_CONCURRENCY="));
+        let err = WorkerConfig::from_env(&env(&[("WORKER_QUEUES", "a b")])).unwrap_err();
+        assert_eq!(err.var, "WORKER_QUEUES");
+        let err = ApiConfig::from_env(&env(&[("LISTEN_ADDR", "nowhere")])).unwrap_err();
+        assert_eq!(err.var, "LISTEN_ADDR");
+        let err = ApiConfig::from_env(&env(&[("DATABASE_URL", "mysql://x")])).unwrap_err();
+        assert_eq!(err.var, "DATABASE_URL");
+    }
+
+    #[test]
+    fn docker_is_off_by_default_and_configurable() {
+        let config = WorkerConfig::from_env(&env(&[])).expect("defaults");
+        assert!(!config.allow_docker);
+        assert_eq!(config.docker_bin, std::path::Path::new("docker"));
+        assert_eq!(
+            config.docker_cache_dir,
+            std::env::temp_dir().join("conveyor-docker-cache")
+        );
+        assert_eq!(config.docker_s3_endpoint, None);
+
+        let config = WorkerConfig::from_env(&env(&[
+            ("WORKER_ALLOW_DOCKER", "1"),
+            ("WORKER_DOCKER_BIN", "/opt/bin/podman"),
+            ("WORKER_DOCKER_CACHE_DIR", "/var/cache/conveyor"),
+            ("AWS_ENDPOINT_URL", "http://minio:9000"),
+        ]))
+        .expect("docker settings");
+        assert!(config.allow_docker);
+        assert_eq!(config.docker_bin, std::path::Path::new("/opt/bin/podman"));
+        assert_eq!(
+            config.docker_cache_dir,
+            std::path::Path::new("/var/cache/conveyor")
+        );
+        assert_eq!(
+            config.docker_s3_endpoint.map(String::from).as_deref(),
+            Some("http://minio:9000/")
+        );
+    }
+
+    #[test]
+    fn bad_docker_settings_name_their_variable() {
+        let err = WorkerConfig::from_env(&env(&[("WORKER_ALLOW_DOCKER", "maybe")])).unwrap_err();
+        assert_eq!(err.var, "WORKER_ALLOW_DOCKER");
+        let err = WorkerConfig::from_env(&env(&[("AWS_ENDPOINT_URL", "minio:9000")])).unwrap_err();
+        assert_eq!(err.var, "AWS_ENDPOINT_URL");
+    }
+}

@@ -1,0 +1,155 @@
+//! The worker's side: claiming jobs, extending leases, recording outcomes.
+//!
+//! Every write names the state and attempt it expects, so a worker whose
+//! lease was taken over cannot overwrite a newer attempt's outcome.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+use crate::model::{AttemptOutcome, Job, JobStatus};
+
+/// Claims the jobs among `ids` that are still waiting to run: each moves to
+/// `running` under `worker`'s lease, its attempt count goes up by one, and
+/// its attempt row is created, all in one statement. Ids that are no longer
+/// waiting (cancelled, already claimed) are left alone and not returned.
+pub async fn claim(
+    pool: &PgPool,
+    ids: &[Uuid],
+    worker: &str,
+    lease_ms: i64,
+) -> sqlx::Result<Vec<Job>> {
+    sqlx::query_as(
+        "with claimed as (
+             update jobs set status = 'running', attempt = attempt + 1,
+                    lease_owner = $2, lease_expires_at = now() + $3 * interval '1 millisecond',
+                    started_at = now(), updated_at = now()
+             where id = any($1) and status in ('queued', 'scheduled')
+             returning *
+         ), attempts as (
+             insert into job_attempts (job_id, attempt, worker_id)
+             select id, attempt, $2 from claimed
+         )
+         select * from claimed",
+    )
+    .bind(ids)
+    .bind(worker)
+    .bind(lease_ms as f64)
+    .fetch_all(pool)
+    .await
+}
+
+/// Extends the leases `worker` holds on `ids`; returns the ids it still holds.
+/// An id missing from the answer was cancelled or taken over: stop running it.
+pub async fn extend_leases(
+    pool: &PgPool,
+    ids: &[Uuid],
+    worker: &str,
+    lease_ms: i64,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "update jobs set lease_expires_at = now() + $3 * interval '1 millisecond'
+         where id = any($1) and status = 'running' and lease_owner = $2
+         returning id",
+    )
+    .bind(ids)
+    .bind(worker)
+    .bind(lease_ms as f64)
+    .fetch_all(pool)
+    .await
+}
+
+/// How one attempt ended, and where that leaves the job.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub id: Uuid,
+    pub attempt: i32,
+    pub outcome: AttemptOutcome,
+    /// The job's next state: succeeded, dead, scheduled (a retry after
+    /// backoff) or queued (handed back at shutdown).
+    pub status: JobStatus,
+    /// When the job is next due, for scheduled and queued.
+    pub run_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+    pub result: Option<Value>,
+    pub output: Option<String>,
+    pub finished_at: DateTime<Utc>,
+}
+
+/// Records a batch of outcomes in one statement. A job's row changes only if
+/// it is still `running` at the attempt named; the attempt row changes only
+/// if it is still open. Returns the ids whose job row was updated; the others
+/// were cancelled or taken over meanwhile and their outcome is refused.
+pub async fn finish<'e>(exec: impl PgExecutor<'e>, batch: &[Finish]) -> sqlx::Result<Vec<Uuid>> {
+    let n = batch.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut attempts = Vec::with_capacity(n);
+    let mut outcomes = Vec::with_capacity(n);
+    let mut statuses = Vec::with_capacity(n);
+    let mut run_ats = Vec::with_capacity(n);
+    let mut errors = Vec::with_capacity(n);
+    let mut results = Vec::with_capacity(n);
+    let mut outputs = Vec::with_capacity(n);
+    let mut finished = Vec::with_capacity(n);
+    for f in batch {
+        ids.push(f.id);
+        attempts.push(f.attempt);
+        outcomes.push(outcome_str(f.outcome));
+        statuses.push(f.status.as_str());
+        run_ats.push(f.run_at);
+        errors.push(f.error.clone());
+        results.push(f.result.clone());
+        outputs.push(f.output.clone());
+        finished.push(f.finished_at);
+    }
+    sqlx::query_scalar(
+        "with input as (
+             select * from unnest($1::uuid[], $2::int4[], $3::text[], $4::text[],
+                                  $5::timestamptz[], $6::text[], $7::jsonb[], $8::text[],
+                                  $9::timestamptz[])
+                 as t(id, attempt, outcome, status, run_at, error, result, output, finished_at)
+         ), attempts as (
+             update job_attempts a set outcome = i.outcome::attempt_outcome,
+                    finished_at = i.finished_at, error = i.error, output = i.output
+             from input i
+             where a.job_id = i.id and a.attempt = i.attempt and a.outcome = 'running'
+         )
+         update jobs j set
+                status = i.status::job_status,
+                run_at = coalesce(i.run_at, j.run_at),
+                last_error = coalesce(i.error, j.last_error),
+                result = i.result,
+                lease_owner = null, lease_expires_at = null,
+                attempt_base = j.attempt_base + (i.outcome = 'interrupted')::int,
+                finished_at = case when i.status in ('succeeded', 'dead', 'cancelled')
+                                   then i.finished_at end,
+                updated_at = now()
+         from input i
+         where j.id = i.id and j.status = 'running' and j.attempt = i.attempt
+         returning j.id",
+    )
+    .bind(ids)
+    .bind(attempts)
+    .bind(outcomes)
+    .bind(statuses)
+    .bind(run_ats)
+    .bind(errors)
+    .bind(results)
+    .bind(outputs)
+    .bind(finished)
+    .fetch_all(exec)
+    .await
+}
+
+fn outcome_str(outcome: AttemptOutcome) -> &'static str {
+    match outcome {
+        AttemptOutcome::Running => "running",
+        AttemptOutcome::Succeeded => "succeeded",
+        AttemptOutcome::Failed => "failed",
+        AttemptOutcome::TimedOut => "timed_out",
+        AttemptOutcome::Cancelled => "cancelled",
+        AttemptOutcome::Interrupted => "interrupted",
+        AttemptOutcome::Lost => "lost",
+    }
+}

@@ -1,0 +1,141 @@
+//! Statements of the housekeeping leader. Each write names the leader epoch
+//! it holds (`fence`): once another worker has become leader, the epoch in
+//! `housekeeping_leader` has moved on and the write matches no row.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::model::{Job, JobStatus};
+
+/// Takes the fencing token after winning the Redis lease: bumps the epoch and
+/// returns it.
+pub async fn take_epoch(pool: &PgPool, holder: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "update housekeeping_leader set epoch = epoch + 1, holder = $1, acquired_at = now()
+         where id = 1 returning epoch",
+    )
+    .bind(holder)
+    .fetch_one(pool)
+    .await
+}
+
+/// Whether `epoch` is still the current one.
+pub async fn holds_epoch(pool: &PgPool, epoch: i64) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select epoch = $1 from housekeeping_leader where id = 1")
+        .bind(epoch)
+        .fetch_one(pool)
+        .await
+}
+
+/// Scheduled jobs that are due become queued (at most `limit`).
+pub async fn promote_due(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Result<Vec<Job>> {
+    sqlx::query_as(
+        "update jobs set status = 'queued', updated_at = now()
+         where id in (select id from jobs where status = 'scheduled' and run_at <= now()
+                      order by run_at limit $2 for update skip locked)
+           and exists (select 1 from housekeeping_leader where id = 1 and epoch = $1)
+         returning *",
+    )
+    .bind(fence)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Running jobs whose lease expired (their worker died or lost Postgres for
+/// longer than a lease): the attempt is recorded as `lost` and the job goes
+/// back to the queue without spending its retry budget — unless it was lost
+/// four times before, which makes it dead (a job that kills its workers).
+pub async fn reclaim_expired(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Result<Vec<Job>> {
+    sqlx::query_as(
+        "with fence as (
+             select 1 from housekeeping_leader where id = 1 and epoch = $1
+         ), expired as (
+             select j.id, j.attempt, j.lease_owner,
+                    (select count(*) from job_attempts a
+                      where a.job_id = j.id and a.outcome = 'lost') as lost_before
+             from jobs j
+             where j.status = 'running' and j.lease_expires_at < now()
+               and exists (select 1 from fence)
+             order by j.lease_expires_at limit $2
+             for update of j skip locked
+         ), attempts as (
+             update job_attempts a set outcome = 'lost', finished_at = now(),
+                    error = 'lost: worker ' || a.worker_id || ' stopped renewing its lease'
+             from expired e
+             where a.job_id = e.id and a.attempt = e.attempt and a.outcome = 'running'
+         )
+         update jobs j set
+             status = case when e.lost_before >= 4 then 'dead' else 'queued' end::job_status,
+             finished_at = case when e.lost_before >= 4 then now() end,
+             -- run_at stays: the job keeps its place in the ready set.
+             attempt_base = j.attempt_base + 1,
+             lease_owner = null, lease_expires_at = null,
+             last_error = 'lost: worker ' || e.lease_owner || ' stopped renewing its lease',
+             updated_at = now()
+         from expired e
+         where j.id = e.id
+         returning j.*",
+    )
+    .bind(fence)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// A page of waiting jobs of one status, in id order after `after`: what the
+/// reconciler makes sure Redis holds.
+pub async fn waiting_page(
+    pool: &PgPool,
+    status: JobStatus,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<Job>> {
+    sqlx::query_as(
+        "select * from jobs where status = $1 and ($2::uuid is null or id > $2)
+         order by id limit $3",
+    )
+    .bind(status)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// Of `ids`, those whose job is in one of `statuses`.
+pub async fn with_status(
+    pool: &PgPool,
+    ids: &[Uuid],
+    statuses: &[JobStatus],
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar("select id from jobs where id = any($1) and status = any($2)")
+        .bind(ids)
+        .bind(statuses)
+        .fetch_all(pool)
+        .await
+}
+
+/// Deletes up to `limit` jobs in `status` that finished more than `days` ago
+/// (their attempts go with them). Returns how many were deleted.
+pub async fn delete_finished(
+    pool: &PgPool,
+    fence: i64,
+    status: JobStatus,
+    days: i64,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "delete from jobs where id in (
+             select id from jobs
+             where status = $2 and finished_at < now() - $3 * interval '1 day'
+             order by finished_at limit $4)
+           and exists (select 1 from housekeeping_leader where id = 1 and epoch = $1)",
+    )
+    .bind(fence)
+    .bind(status)
+    .bind(days as f64)
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,316 @@
+//! Submitting, reading, cancelling and retrying jobs.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::model::{Attempt, Job, JobStatus, NewJob};
+
+/// Inserts `jobs` in one statement. A job whose (queue, idempotency key) or
+/// (schedule, fire time) is already taken is not inserted; the returned rows
+/// are the inserted ones.
+pub async fn insert<'e>(exec: impl PgExecutor<'e>, jobs: &[NewJob]) -> sqlx::Result<Vec<Job>> {
+    let mut ids = Vec::with_capacity(jobs.len());
+    let mut queues = Vec::with_capacity(jobs.len());
+    let mut kinds = Vec::with_capacity(jobs.len());
+    let mut names = Vec::with_capacity(jobs.len());
+    let mut payloads = Vec::with_capacity(jobs.len());
+    let mut priorities = Vec::with_capacity(jobs.len());
+    let mut statuses = Vec::with_capacity(jobs.len());
+    let mut max_attempts = Vec::with_capacity(jobs.len());
+    let mut base_ms = Vec::with_capacity(jobs.len());
+    let mut max_ms = Vec::with_capacity(jobs.len());
+    let mut timeouts: Vec<Option<i32>> = Vec::with_capacity(jobs.len());
+    let mut run_ats = Vec::with_capacity(jobs.len());
+    let mut keys: Vec<Option<String>> = Vec::with_capacity(jobs.len());
+    let mut hashes: Vec<Option<String>> = Vec::with_capacity(jobs.len());
+    let mut schedule_ids: Vec<Option<Uuid>> = Vec::with_capacity(jobs.len());
+    let mut fire_times: Vec<Option<chrono::DateTime<chrono::Utc>>> = Vec::with_capacity(jobs.len());
+    let mut run_ids: Vec<Option<Uuid>> = Vec::with_capacity(jobs.len());
+    let mut node_keys: Vec<Option<String>> = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        schedule_ids.push(job.origin.schedule.map(|(id, _)| id));
+        fire_times.push(job.origin.schedule.map(|(_, t)| t));
+        run_ids.push(job.origin.workflow.as_ref().map(|(id, _)| *id));
+        node_keys.push(job.origin.workflow.as_ref().map(|(_, key)| key.clone()));
+        ids.push(job.id);
+        queues.push(job.queue.as_str().to_owned());
+        kinds.push(job.kind.clone());
+        names.push(job.name.clone());
+        payloads.push(job.payload.clone());
+        priorities.push(i16::from(job.priority.get()));
+        statuses.push(job.status.as_str());
+        max_attempts.push(job.max_attempts);
+        base_ms.push(job.backoff.base_ms);
+        max_ms.push(job.backoff.max_ms);
+        timeouts.push(job.timeout_secs);
+        run_ats.push(job.run_at);
+        keys.push(job.idempotency_key.clone());
+        hashes.push(job.request_hash.clone());
+    }
+    sqlx::query_as(
+        "insert into jobs (id, queue, kind, name, payload, priority, status, max_attempts,
+                           backoff_base_ms, backoff_max_ms, timeout_secs, run_at,
+                           idempotency_key, request_hash, schedule_id, fire_time,
+                           workflow_run_id, node_key)
+         select id, queue, kind, name, payload, priority, status::job_status, max_attempts,
+                base_ms, max_ms, timeout_secs, run_at, idempotency_key, request_hash,
+                schedule_id, fire_time, workflow_run_id, node_key
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::int2[],
+                     $7::text[], $8::int4[], $9::int4[], $10::int4[], $11::int4[],
+                     $12::timestamptz[], $13::text[], $14::text[], $15::uuid[],
+                     $16::timestamptz[], $17::uuid[], $18::text[])
+              as t(id, queue, kind, name, payload, priority, status, max_attempts,
+                   base_ms, max_ms, timeout_secs, run_at, idempotency_key, request_hash,
+                   schedule_id, fire_time, workflow_run_id, node_key)
+         on conflict do nothing
+         returning *",
+    )
+    .bind(ids)
+    .bind(queues)
+    .bind(kinds)
+    .bind(names)
+    .bind(payloads)
+    .bind(priorities)
+    .bind(statuses)
+    .bind(max_attempts)
+    .bind(base_ms)
+    .bind(max_ms)
+    .bind(timeouts)
+    .bind(run_ats)
+    .bind(keys)
+    .bind(hashes)
+    .bind(schedule_ids)
+    .bind(fire_times)
+    .bind(run_ids)
+    .bind(node_keys)
+    .fetch_all(exec)
+    .await
+}
+
+/// The job holding an idempotency key, with the hash of the request that created it.
+pub async fn by_idempotency_key<'e>(
+    exec: impl PgExecutor<'e>,
+    queue: &str,
+    key: &str,
+) -> sqlx::Result<Option<(Job, Option<String>)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        job: Job,
+        request_hash: Option<String>,
+    }
+    let row: Option<Row> =
+        sqlx::query_as("select * from jobs where queue = $1 and idempotency_key = $2")
+            .bind(queue)
+            .bind(key)
+            .fetch_optional(exec)
+            .await?;
+    Ok(row.map(|r| (r.job, r.request_hash)))
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Job>> {
+    sqlx::query_as("select * from jobs where id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// A job's attempts, oldest first.
+pub async fn attempts(pool: &PgPool, id: Uuid) -> sqlx::Result<Vec<Attempt>> {
+    sqlx::query_as("select * from job_attempts where job_id = $1 order by attempt")
+        .bind(id)
+        .fetch_all(pool)
+        .await
+}
+
+/// Filters of the jobs list; every field narrows.
+#[derive(Debug, Default, Clone)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub queue: Option<String>,
+    pub kind: Option<String>,
+    /// Substring of the name, case-insensitive.
+    pub name: Option<String>,
+}
+
+/// The order of the jobs list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum JobSort {
+    /// Newest first.
+    #[default]
+    Created,
+    /// Highest priority first, newest first within a priority.
+    Priority,
+}
+
+/// Where the previous page ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub priority: Option<i16>,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    /// The opaque text form: `<id>` for created order, `p<priority>.<id>` for
+    /// priority order.
+    pub fn encode(&self) -> String {
+        match self.priority {
+            None => self.id.to_string(),
+            Some(p) => format!("p{p}.{}", self.id),
+        }
+    }
+
+    pub fn decode(raw: &str, sort: JobSort) -> Option<Self> {
+        match sort {
+            JobSort::Created => Uuid::parse_str(raw)
+                .ok()
+                .map(|id| Cursor { priority: None, id }),
+            JobSort::Priority => {
+                let (p, id) = raw.strip_prefix('p')?.split_once('.')?;
+                Some(Cursor {
+                    priority: Some(p.parse().ok()?),
+                    id: Uuid::parse_str(id).ok()?,
+                })
+            }
+        }
+    }
+
+    /// The cursor after `job` in `sort` order.
+    pub fn after(job: &Job, sort: JobSort) -> Self {
+        Cursor {
+            priority: (sort == JobSort::Priority).then_some(job.priority),
+            id: job.id,
+        }
+    }
+}
+
+fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &JobFilter) {
+    if let Some(status) = filter.status {
+        q.push(" and status = ").push_bind(status);
+    }
+    if let Some(queue) = &filter.queue {
+        q.push(" and queue = ").push_bind(queue.clone());
+    }
+    if let Some(kind) = &filter.kind {
+        q.push(" and kind = ").push_bind(kind.clone());
+    }
+    if let Some(name) = &filter.name {
+        let escaped = name
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        q.push(" and name ilike ").push_bind(format!("%{escaped}%"));
+    }
+}
+
+/// One page of jobs in `sort` order, after `cursor`. Keyset pagination: each
+/// page is an index range scan, however deep.
+pub async fn list(
+    pool: &PgPool,
+    filter: &JobFilter,
+    sort: JobSort,
+    cursor: Option<Cursor>,
+    limit: u32,
+) -> sqlx::Result<Vec<Job>> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("select * from jobs where true");
+    push_filter(&mut q, filter);
+    match (sort, cursor) {
+        (JobSort::Created, Some(c)) => {
+            q.push(" and id < ").push_bind(c.id);
+        }
+        (JobSort::Priority, Some(c)) => {
+            q.push(" and (priority, id) < (")
+                .push_bind(c.priority.unwrap_or(i16::MAX))
+                .push(", ")
+                .push_bind(c.id)
+                .push(")");
+        }
+        (_, None) => {}
+    }
+    q.push(match sort {
+        JobSort::Created => " order by id desc limit ",
+        JobSort::Priority => " order by priority desc, id desc limit ",
+    })
+    .push_bind(i64::from(limit));
+    q.build_query_as().fetch_all(pool).await
+}
+
+/// Ids of the jobs matching `filter` whose status is one of `eligible`,
+/// newest first, at most `limit`.
+pub async fn matching_ids(
+    pool: &PgPool,
+    filter: &JobFilter,
+    eligible: &[JobStatus],
+    limit: i64,
+) -> sqlx::Result<Vec<Uuid>> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("select id from jobs where true");
+    push_filter(&mut q, filter);
+    q.push(" and status = any(")
+        .push_bind(eligible.to_vec())
+        .push(")");
+    q.push(" order by id desc limit ").push_bind(limit);
+    q.build_query_scalar().fetch_all(pool).await
+}
+
+/// Cancels those of `ids` that have not finished; returns them.
+pub async fn cancel_many<'e>(exec: impl PgExecutor<'e>, ids: &[Uuid]) -> sqlx::Result<Vec<Job>> {
+    sqlx::query_as(
+        "update jobs set status = 'cancelled', finished_at = now(), updated_at = now(),
+                lease_owner = null, lease_expires_at = null, last_error = 'cancelled by request'
+         where id = any($1) and status in ('blocked', 'scheduled', 'queued', 'running')
+         returning *",
+    )
+    .bind(ids)
+    .fetch_all(exec)
+    .await
+}
+
+/// Puts those of `ids` that are dead, cancelled or skipped back in their
+/// queue with a fresh budget; returns them.
+pub async fn retry_many(pool: &PgPool, ids: &[Uuid], now: DateTime<Utc>) -> sqlx::Result<Vec<Job>> {
+    sqlx::query_as(
+        "update jobs set status = 'queued', attempt_base = attempt, run_at = $2,
+                finished_at = null, result = null, updated_at = now()
+         where id = any($1) and status in ('dead', 'cancelled', 'skipped')
+         returning *",
+    )
+    .bind(ids)
+    .bind(now)
+    .fetch_all(pool)
+    .await
+}
+
+/// Deletes those of `ids` that have finished (with their attempts); returns
+/// the ids deleted.
+pub async fn delete_finished(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "delete from jobs where id = any($1)
+           and status in ('succeeded', 'dead', 'cancelled', 'skipped')
+         returning id",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}
+
+/// Cancels a job that has not finished. A queued or scheduled job will never
+/// start; a running one is marked cancelled at once and its worker, told by
+/// the status event, stops it (its outcome write is then refused).
+pub async fn cancel<'e>(exec: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Option<Job>> {
+    Ok(cancel_many(exec, &[id]).await?.pop())
+}
+
+/// Puts a dead, cancelled or skipped job back in its queue as a new attempt,
+/// with a fresh budget of `max_attempts`.
+pub async fn retry(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> sqlx::Result<Option<Job>> {
+    Ok(retry_many(pool, &[id], now).await?.pop())
+}
+
+/// The status of a job, or None when there is no such job.
+pub async fn status(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<JobStatus>> {
+    sqlx::query_scalar("select status from jobs where id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}

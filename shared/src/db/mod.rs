@@ -1,0 +1,138 @@
+//! Postgres access. Every SQL statement of the project lives in this module.
+
+pub mod claims;
+pub mod definitions;
+pub mod housekeeping;
+pub mod jobs;
+pub mod kinds;
+pub mod queues;
+pub mod schedules;
+pub mod stats;
+pub mod workers;
+pub mod workflows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Connects to `url`, creating the database when it does not exist, and
+/// applies the migrations. Safe when several processes start at once: sqlx
+/// takes an advisory lock around migrations, and a concurrent CREATE DATABASE
+/// is recognised and ignored.
+pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    connect_and_migrate_within(url, max_connections, Duration::ZERO).await
+}
+
+/// [`connect_and_migrate`], waiting up to `patience` for a Postgres that is
+/// not reachable yet (starting alongside us); other errors fail at once.
+pub async fn connect_and_migrate_within(
+    url: &str,
+    max_connections: u32,
+    patience: Duration,
+) -> anyhow::Result<PgPool> {
+    let started = std::time::Instant::now();
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match connect_once(url, max_connections).await {
+            Ok(pool) => return Ok(pool),
+            Err(e) if started.elapsed() + wait < patience && is_unreachable(&e) => {
+                tracing::warn!(error = %format!("{e:#}"), "waiting for Postgres");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn is_unreachable(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<sqlx::Error>())
+        .any(is_unavailable)
+}
+
+async fn connect_once(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid URL")?;
+    create_database_if_missing(&options).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot connect to DATABASE_URL ({})", redact(url)))?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .context("applying database migrations")?;
+    Ok(pool)
+}
+
+async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
+    let Some(name) = options.get_database().map(str::to_owned) else {
+        return Ok(());
+    };
+    match options.connect().await {
+        Ok(conn) => {
+            let _ = conn.close().await;
+            return Ok(());
+        }
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("3D000") => {}
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "cannot connect to DATABASE_URL (postgres at {}:{})",
+                options.get_host(),
+                options.get_port()
+            )))
+        }
+    }
+    let mut admin = options
+        .clone()
+        .database("postgres")
+        .connect()
+        .await
+        .context("connecting to the postgres database to create ours")?;
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    match sqlx::query(&format!("create database {quoted}"))
+        .execute(&mut admin)
+        .await
+    {
+        Ok(_) => tracing::info!(database = %name, "created database"),
+        // 42P04: already exists; 23505: another process created it at the same moment.
+        Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("42P04" | "23505")) => {
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("creating database {name}"))),
+    }
+    let _ = admin.close().await;
+    Ok(())
+}
+
+/// Whether an error means Postgres is unreachable or going away (so the
+/// request may succeed later), rather than a fault of the request.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        // 08: connection exceptions; 57P: operator intervention (shutdown, restart).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

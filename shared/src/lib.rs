@@ -1,0 +1,14 @@
+//! Conveyor's shared library: domain types, Postgres and Redis access, status
+//! events and the executor trait, used by both the api and the worker.
+
+pub mod clock;
+pub mod config;
+pub mod dag;
+pub mod db;
+pub mod events;
+pub mod executor;
+pub mod model;
+pub mod queue;
+pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;

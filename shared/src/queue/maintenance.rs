@@ -1,0 +1,182 @@
+//! Redis operations of the housekeeping leader: its lease, restoring lost
+//! entries, and scanning sets for stale ones.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{RedisQueue, WAKE_CAP};
+
+pub(super) struct Scripts {
+    leader: redis::Script,
+    release: redis::Script,
+    restore: redis::Script,
+}
+
+impl Scripts {
+    pub(super) fn new() -> Self {
+        Self {
+            leader: redis::Script::new(include_str!("leader.lua")),
+            release: redis::Script::new(include_str!("release.lua")),
+            restore: redis::Script::new(include_str!("restore.lua")),
+        }
+    }
+}
+
+impl Clone for Scripts {
+    fn clone(&self) -> Self {
+        Self::new()
+    }
+}
+
+/// The state of the leader lease after an attempt to hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leadership {
+    /// This worker just became leader.
+    Acquired,
+    /// This worker was and still is leader.
+    Renewed,
+    /// Another worker holds the lease.
+    Follower,
+}
+
+impl RedisQueue {
+    /// Takes or renews the housekeeping lease for `ttl_ms`. Also says whether
+    /// the reconcile sentinel is present (absent: Redis lost its data).
+    pub async fn hold_leadership(
+        &self,
+        me: &str,
+        ttl_ms: u64,
+    ) -> anyhow::Result<(Leadership, bool)> {
+        let mut conn = self.conn().await?;
+        let (state, sentinel): (i64, i64) = self
+            .scripts
+            .leader
+            .key(self.keys.leader())
+            .key(self.keys.sentinel())
+            .arg(me)
+            .arg(ttl_ms)
+            .invoke_async(&mut *conn)
+            .await?;
+        let leadership = match state {
+            2 => Leadership::Acquired,
+            1 => Leadership::Renewed,
+            _ => Leadership::Follower,
+        };
+        Ok((leadership, sentinel == 1))
+    }
+
+    /// Gives the lease up (at shutdown), if this worker holds it.
+    pub async fn release_leadership(&self, me: &str) -> anyhow::Result<()> {
+        let mut conn = self.conn().await?;
+        let _: i64 = self
+            .scripts
+            .release
+            .key(self.keys.leader())
+            .arg(me)
+            .invoke_async(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that a full reconcile finished.
+    pub async fn mark_reconciled(&self) -> anyhow::Result<()> {
+        let mut conn = self.conn().await?;
+        redis::cmd("SET")
+            .arg(self.keys.sentinel())
+            .arg(Utc::now().to_rfc3339())
+            .query_async::<()>(&mut *conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds the waiting `jobs` (id, priority, due) of `queue` that Redis does
+    /// not hold; wakes workers for them. Returns how many were added.
+    pub async fn restore(
+        &self,
+        queue: &str,
+        jobs: &[(Uuid, u8, DateTime<Utc>)],
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<u64> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn().await?;
+        let mut invocation = self.scripts.restore.prepare_invoke();
+        invocation
+            .key(self.keys.ready(queue))
+            .key(self.keys.delayed(queue))
+            .key(self.keys.inflight(queue))
+            .arg(now.timestamp_millis());
+        for (id, priority, due) in jobs {
+            invocation
+                .arg(id.to_string())
+                .arg(*priority)
+                .arg(due.timestamp_millis());
+        }
+        let added: u64 = invocation.invoke_async(&mut *conn).await?;
+        let key = self.keys.wake(queue);
+        let tokens = vec!["1"; (added as usize).min(WAKE_CAP as usize)];
+        let mut pipe = redis::pipe();
+        if !tokens.is_empty() {
+            pipe.lpush(&key, tokens).ignore();
+            pipe.ltrim(&key, 0, WAKE_CAP - 1).ignore();
+        }
+        pipe.sadd(self.keys.queues(), queue).ignore();
+        pipe.query_async::<()>(&mut *conn).await?;
+        Ok(added)
+    }
+
+    /// Sets or clears the paused flag of `queue`; on resume, wakes idle
+    /// workers so waiting jobs start at once.
+    pub async fn set_paused(&self, queue: &str, paused: bool) -> anyhow::Result<()> {
+        let mut conn = self.conn().await?;
+        let mut pipe = redis::pipe();
+        if paused {
+            pipe.set(self.keys.paused(queue), "1").ignore();
+        } else {
+            let key = self.keys.wake(queue);
+            pipe.del(self.keys.paused(queue)).ignore();
+            pipe.lpush(&key, vec!["1"; 16]).ignore();
+            pipe.ltrim(&key, 0, WAKE_CAP - 1).ignore();
+        }
+        pipe.query_async::<()>(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Every queue name that ever held a job in this Redis.
+    pub async fn queue_names(&self) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.conn().await?;
+        Ok(redis::cmd("SMEMBERS")
+            .arg(self.keys.queues())
+            .query_async(&mut *conn)
+            .await?)
+    }
+
+    /// One step of a ZSCAN over `key`: the next cursor (0 when done) and members.
+    pub async fn scan(&self, key: &str, cursor: u64) -> anyhow::Result<(u64, Vec<String>)> {
+        let mut conn = self.conn().await?;
+        let (next, flat): (u64, Vec<String>) = redis::cmd("ZSCAN")
+            .arg(key)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(500)
+            .query_async(&mut *conn)
+            .await?;
+        // ZSCAN answers member, score, member, score …
+        Ok((next, flat.into_iter().step_by(2).collect()))
+    }
+
+    /// Removes `members` from the sorted set `key`.
+    pub async fn remove(&self, key: &str, members: &[String]) -> anyhow::Result<()> {
+        if members.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn().await?;
+        redis::cmd("ZREM")
+            .arg(key)
+            .arg(members)
+            .query_async::<()>(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}

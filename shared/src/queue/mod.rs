@@ -1,0 +1,341 @@
+//! The Redis side of the queues: enqueue, claim, acknowledge, wake-ups and
+//! status events. Postgres is the truth; this is a fast index of what is ready.
+
+mod keys;
+mod maintenance;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
+use redis::AsyncCommands;
+use uuid::Uuid;
+
+pub use keys::Keys;
+pub use maintenance::Leadership;
+
+/// A pooled Redis connection.
+pub type RedisConn = deadpool_redis::Connection;
+
+/// Closes a connection instead of returning it to the pool: for one whose
+/// blocking command was abandoned mid-flight, whose reply is still due.
+pub fn discard(conn: RedisConn) {
+    drop(deadpool_redis::Connection::take(conn));
+}
+
+use crate::events::StatusEvent;
+use crate::model::{Job, JobStatus};
+
+/// The most wake-up tokens one queue's list holds; more would only make idle
+/// workers try empty claims.
+const WAKE_CAP: isize = 256;
+
+/// Score of a ready entry: priority first (9 runs first), then due time.
+pub fn ready_score(priority: u8, due: DateTime<Utc>) -> f64 {
+    f64::from(9 - priority.min(9)) * 1e13 + due.timestamp_millis() as f64
+}
+
+/// One change to the Redis index, applied with others in one pipeline.
+#[derive(Debug, Clone)]
+pub enum QueueOp {
+    /// Make a job claimable: into the ready set if due, else the delayed set.
+    Enqueue {
+        queue: String,
+        id: Uuid,
+        priority: u8,
+        due: DateTime<Utc>,
+    },
+    /// The job's attempt ended: drop it from in-flight.
+    Ack { queue: String, id: Uuid },
+    /// Drop the job from every set of its queue (a cancel).
+    Remove {
+        queue: String,
+        id: Uuid,
+        priority: u8,
+    },
+    /// Publish status events (one message).
+    Publish(Vec<StatusEvent>),
+}
+
+impl QueueOp {
+    /// Drop a job from every set of its queue (it was cancelled).
+    pub fn remove(job: &Job) -> Self {
+        QueueOp::Remove {
+            queue: job.queue.clone(),
+            id: job.id,
+            priority: u8::try_from(job.priority).unwrap_or(5),
+        }
+    }
+
+    /// Enqueue a job in the set its state calls for.
+    pub fn enqueue(job: &Job) -> Self {
+        QueueOp::Enqueue {
+            queue: job.queue.clone(),
+            id: job.id,
+            priority: u8::try_from(job.priority).unwrap_or(5),
+            due: job.run_at,
+        }
+    }
+}
+
+/// Ids claimed from one queue.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// Each id with its ready score, so it can be put back unchanged.
+    pub ids: Vec<(Uuid, f64)>,
+    /// When the earliest delayed job of the queue is due, if any.
+    pub next_due_ms: Option<i64>,
+}
+
+/// Handle on the Redis side of the queues. Cheap to clone: it holds a
+/// connection pool.
+#[derive(Clone)]
+pub struct RedisQueue {
+    pool: Pool,
+    keys: Keys,
+    claim_script: redis::Script,
+    scripts: maintenance::Scripts,
+    client: redis::Client,
+}
+
+impl RedisQueue {
+    /// A pool on `url`; no connection is made until first use.
+    pub fn new(url: &str, prefix: &str, pool_size: usize) -> anyhow::Result<Self> {
+        let mut config = PoolConfig::from_url(url);
+        config.pool = Some(deadpool_redis::PoolConfig {
+            max_size: pool_size,
+            timeouts: deadpool_redis::Timeouts {
+                // Short: with Redis down, requests must not hang on it.
+                wait: Some(Duration::from_secs(2)),
+                create: Some(Duration::from_secs(2)),
+                recycle: Some(Duration::from_secs(2)),
+            },
+            ..Default::default()
+        });
+        let pool = config
+            .create_pool(Some(Runtime::Tokio1))
+            .context("REDIS_URL is not a valid Redis URL")?;
+        let client = redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
+        Ok(Self {
+            pool,
+            keys: Keys::new(prefix),
+            claim_script: redis::Script::new(include_str!("claim.lua")),
+            scripts: maintenance::Scripts::new(),
+            client,
+        })
+    }
+
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// A client for pub/sub connections.
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    pub async fn conn(&self) -> anyhow::Result<deadpool_redis::Connection> {
+        self.pool.get().await.context("connecting to Redis")
+    }
+
+    /// Checks that Redis answers.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        let mut conn = self.conn().await?;
+        let _: String = redis::cmd("PING").query_async(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Applies `ops` in one round trip. Events are published before the jobs
+    /// they describe become claimable, so a subscriber sees `queued` before
+    /// `running`.
+    pub async fn apply(&self, ops: &[QueueOp]) -> anyhow::Result<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let mut pipe = redis::pipe();
+        let mut wakes: HashMap<&str, isize> = HashMap::new();
+        for op in ops {
+            if let QueueOp::Publish(events) = op {
+                if !events.is_empty() {
+                    let body = serde_json::to_string(events)?;
+                    pipe.publish(self.keys.events(), body).ignore();
+                }
+            }
+        }
+        for op in ops {
+            match op {
+                QueueOp::Enqueue {
+                    queue,
+                    id,
+                    priority,
+                    due,
+                } => {
+                    if *due <= now {
+                        pipe.zadd(
+                            self.keys.ready(queue),
+                            id.to_string(),
+                            ready_score(*priority, *due),
+                        )
+                        .ignore();
+                    } else {
+                        pipe.zadd(
+                            self.keys.delayed(queue),
+                            Keys::delayed_member(*priority, id),
+                            due.timestamp_millis(),
+                        )
+                        .ignore();
+                    }
+                    *wakes.entry(queue.as_str()).or_default() += 1;
+                }
+                QueueOp::Ack { queue, id } => {
+                    pipe.zrem(self.keys.inflight(queue), id.to_string())
+                        .ignore();
+                }
+                QueueOp::Remove {
+                    queue,
+                    id,
+                    priority,
+                } => {
+                    pipe.zrem(self.keys.ready(queue), id.to_string()).ignore();
+                    pipe.zrem(
+                        self.keys.delayed(queue),
+                        Keys::delayed_member(*priority, id),
+                    )
+                    .ignore();
+                    pipe.zrem(self.keys.inflight(queue), id.to_string())
+                        .ignore();
+                }
+                QueueOp::Publish(_) => {}
+            }
+        }
+        for (queue, count) in wakes {
+            let key = self.keys.wake(queue);
+            let tokens = vec!["1"; count.min(WAKE_CAP) as usize];
+            pipe.lpush(&key, tokens).ignore();
+            pipe.ltrim(&key, 0, WAKE_CAP - 1).ignore();
+            pipe.sadd(self.keys.queues(), queue).ignore();
+        }
+        let mut conn = self.conn().await?;
+        pipe.query_async::<()>(&mut *conn)
+            .await
+            .context("writing to Redis")?;
+        Ok(())
+    }
+
+    /// Claims up to `max` ids from `queue`, recording them in-flight until
+    /// `lease_deadline`.
+    pub async fn claim(
+        &self,
+        conn: &mut deadpool_redis::Connection,
+        queue: &str,
+        max: usize,
+        now: DateTime<Utc>,
+        lease_deadline: DateTime<Utc>,
+    ) -> anyhow::Result<Claimed> {
+        let reply: Vec<String> = self
+            .claim_script
+            .key(self.keys.ready(queue))
+            .key(self.keys.delayed(queue))
+            .key(self.keys.inflight(queue))
+            .key(self.keys.paused(queue))
+            .arg(now.timestamp_millis())
+            .arg(max)
+            .arg(lease_deadline.timestamp_millis())
+            .arg(max.max(100))
+            .invoke_async(&mut **conn)
+            .await
+            .context("claiming from Redis")?;
+        let mut items = reply.into_iter();
+        let next_due_ms = items
+            .next()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|ms| *ms >= 0.0)
+            .map(|ms| ms as i64);
+        let mut ids = Vec::new();
+        while let (Some(id), Some(score)) = (items.next(), items.next()) {
+            if let (Ok(id), Ok(score)) = (Uuid::parse_str(&id), score.parse::<f64>()) {
+                ids.push((id, score));
+            }
+        }
+        Ok(Claimed { ids, next_due_ms })
+    }
+
+    /// Puts claimed ids back in the ready set with their old scores (the
+    /// claim could not be recorded in Postgres).
+    pub async fn unclaim(&self, queue: &str, ids: &[(Uuid, f64)]) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (id, score) in ids {
+            pipe.zrem(self.keys.inflight(queue), id.to_string())
+                .ignore();
+            pipe.zadd(self.keys.ready(queue), id.to_string(), *score)
+                .ignore();
+        }
+        let mut conn = self.conn().await?;
+        pipe.query_async::<()>(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Blocks until a wake-up token arrives on one of `queues` or `timeout`
+    /// passes. Returns whether a token arrived.
+    pub async fn wait_for_work(
+        &self,
+        conn: &mut deadpool_redis::Connection,
+        queues: &[String],
+        timeout: Duration,
+    ) -> anyhow::Result<bool> {
+        let keys: Vec<String> = queues.iter().map(|q| self.keys.wake(q)).collect();
+        // BLPOP takes whole or fractional seconds; 0 would block forever.
+        let secs = timeout.as_secs_f64().max(0.01);
+        let got: Option<(String, String)> = conn
+            .blpop(keys, secs)
+            .await
+            .context("waiting on Redis wake-up list")?;
+        Ok(got.is_some())
+    }
+
+    /// Pushes a lease deadline forward for ids in flight.
+    pub async fn extend(
+        &self,
+        items: &[(String, Uuid)],
+        deadline: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (queue, id) in items {
+            pipe.cmd("ZADD")
+                .arg(self.keys.inflight(queue))
+                .arg("XX")
+                .arg(deadline.timestamp_millis())
+                .arg(id.to_string())
+                .ignore();
+        }
+        let mut conn = self.conn().await?;
+        pipe.query_async::<()>(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// How many ids each set of `queue` holds: (ready, delayed, inflight).
+    pub async fn depth(&self, queue: &str) -> anyhow::Result<(u64, u64, u64)> {
+        let mut conn = self.conn().await?;
+        let (ready, delayed, inflight): (u64, u64, u64) = redis::pipe()
+            .zcard(self.keys.ready(queue))
+            .zcard(self.keys.delayed(queue))
+            .zcard(self.keys.inflight(queue))
+            .query_async(&mut *conn)
+            .await?;
+        Ok((ready, delayed, inflight))
+    }
+}
+
+/// Whether a job in this state belongs in the ready or delayed set.
+pub fn is_waiting(status: JobStatus) -> bool {
+    matches!(status, JobStatus::Queued | JobStatus::Scheduled)
+}
