@@ -1,0 +1,77 @@
+//! The Conveyor api: REST under `/api/v1`, the WebSocket at `/api/v1/ws`,
+//! health checks, the OpenAPI document with Swagger UI, and the dashboard.
+//! Holds no state of its own; run as many copies as you like.
+
+mod dashboard;
+mod error;
+mod extract;
+mod openapi;
+mod routes;
+mod state;
+mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use conveyor_shared::clock::Clock;
+use conveyor_shared::config::ApiConfig;
+use conveyor_shared::db;
+use conveyor_shared::queue::RedisQueue;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+pub use state::AppState;
+
+/// Connects to Postgres (creating the database and applying migrations) and
+/// Redis, then serves on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    config: ApiConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let pool = db::connect_and_migrate_within(
+        &config.common.database_url,
+        config.common.db_max_connections,
+        config.common.startup_timeout,
+    )
+    .await?;
+    let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 32)?;
+    if let Err(e) = queue.ping().await {
+        // Jobs are accepted into Postgres and reach Redis when it returns.
+        tracing::warn!(error = %format!("{e:#}"), redis = %config.common.redis_url,
+                       "Redis is unreachable; starting degraded");
+    }
+    let state = AppState::new(config, pool, queue, Clock::system());
+    let relay = tokio::spawn(ws::relay(state.clone(), shutdown.clone()));
+    // Serve once the relay listens, so no event published after start-up is missed.
+    let _ = tokio::time::timeout(Duration::from_secs(5), state.relay_ready()).await;
+    let addr = listener
+        .local_addr()
+        .context("reading the listening address")?;
+    tracing::info!(%addr, "api listening");
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .context("serving HTTP")?;
+    shutdown.cancel();
+    let _ = relay.await;
+    Ok(())
+}
+
+/// Every route, with the layers they share.
+pub fn router(state: Arc<AppState>) -> Router {
+    let body_limit = state.config.max_body_bytes;
+    Router::new()
+        .nest("/api/v1", routes::api_v1())
+        .merge(routes::health::router())
+        .merge(openapi::router())
+        .merge(dashboard::router(&state.config.frontend_dir))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

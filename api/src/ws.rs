@@ -1,0 +1,247 @@
+//! Live status over WebSocket.
+//!
+//! Each api subscribes once to the Redis channel of status events and fans
+//! them out to its clients through a tokio broadcast channel. A client
+//! chooses what it sees with the query string (`?queue=a&job=<id>&run=<id>`,
+//! nothing for everything) or later with a `subscribe` message. A client that falls
+//! further behind than the buffer gets `{"type": "resync"}` and should
+//! re-read what it shows; it is never dropped silently.
+//!
+//! Client → server:
+//! `{"type": "subscribe", "all": true}` or
+//! `{"type": "subscribe", "queues": ["emails"], "jobs": ["<uuid>"], "runs": ["<uuid>"]}`.
+//!
+//! Server → client: `{"type": "subscribed", ...}` (once the subscription is
+//! active), `{"type": "job", ...StatusEvent}`, `{"type": "resync", "missed": n}`,
+//! `{"type": "error", "message": "..."}`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::response::Response;
+use conveyor_shared::events::StatusEvent;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+/// Forwards Redis status events to the broadcast channel until `shutdown`,
+/// reconnecting with backoff when Redis goes away.
+pub async fn relay(state: Arc<AppState>, shutdown: CancellationToken) {
+    let channel = state.queue.keys().events();
+    let mut failures = 0u32;
+    loop {
+        let session = async {
+            let mut pubsub = state.queue.client().get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            state.mark_relay_ready();
+            failures = 0;
+            let mut messages = pubsub.on_message();
+            while let Some(msg) = messages.next().await {
+                let Ok(body) = msg.get_payload::<String>() else {
+                    continue;
+                };
+                match serde_json::from_str::<Vec<StatusEvent>>(&body) {
+                    Ok(events) => {
+                        for event in events {
+                            // No receivers is fine: nobody is watching.
+                            let _ = state.events.send(Arc::new(event));
+                        }
+                    }
+                    Err(e) => warn!(error = %e, "unreadable status event"),
+                }
+            }
+            anyhow::Ok(())
+        };
+        tokio::select! {
+            result = session => {
+                failures += 1;
+                if let Err(e) = result {
+                    warn!(error = %format!("{e:#}"), "event relay lost Redis; reconnecting");
+                }
+            }
+            _ = shutdown.cancelled() => return,
+        }
+        let wait = Duration::from_millis((100u64 << failures.min(6)).min(5_000));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// What a client has asked to see.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Filter {
+    queues: HashSet<String>,
+    jobs: HashSet<Uuid>,
+    runs: HashSet<Uuid>,
+}
+
+impl Filter {
+    fn is_all(&self) -> bool {
+        self.queues.is_empty() && self.jobs.is_empty() && self.runs.is_empty()
+    }
+
+    fn wants(&self, event: &StatusEvent) -> bool {
+        self.is_all()
+            || self.queues.contains(&event.queue)
+            || self.jobs.contains(&event.job_id)
+            || event
+                .workflow_run_id
+                .is_some_and(|run| self.runs.contains(&run))
+    }
+
+    /// From the decoded query string: `queue=` and `job=`, each repeatable.
+    fn from_query(pairs: &[(String, String)]) -> Result<Self, String> {
+        let mut filter = Filter::default();
+        for (key, value) in pairs {
+            let value = value.as_str();
+            match key.as_str() {
+                "queue" => {
+                    filter.queues.insert(value.to_owned());
+                }
+                "job" => {
+                    let id = Uuid::parse_str(value)
+                        .map_err(|_| format!("job {value:?} is not a UUID"))?;
+                    filter.jobs.insert(id);
+                }
+                "run" => {
+                    let id = Uuid::parse_str(value)
+                        .map_err(|_| format!("run {value:?} is not a UUID"))?;
+                    filter.runs.insert(id);
+                }
+                "all" => {}
+                other => {
+                    return Err(format!(
+                        "unknown parameter {other:?}; use queue=, job= or run="
+                    ))
+                }
+            }
+        }
+        Ok(filter)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    Subscribe {
+        #[serde(default)]
+        all: bool,
+        #[serde(default)]
+        queues: Vec<String>,
+        #[serde(default)]
+        jobs: Vec<Uuid>,
+        #[serde(default)]
+        runs: Vec<Uuid>,
+    },
+}
+
+/// Status events over WebSocket (see the module documentation for the protocol).
+pub async fn handler(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let filter = match query {
+        Ok(Query(pairs)) => Filter::from_query(&pairs),
+        Err(e) => Err(e.body_text()),
+    };
+    ws.on_upgrade(move |socket| serve(socket, state, filter))
+}
+
+async fn serve(mut socket: WebSocket, state: Arc<AppState>, filter: Result<Filter, String>) {
+    let mut filter = match filter {
+        Ok(f) => f,
+        Err(message) => {
+            let _ = send_json(&mut socket, json!({"type": "error", "message": message})).await;
+            let _ = socket.send(Message::Close(None)).await;
+            return;
+        }
+    };
+    let mut events = state.events.subscribe();
+    if send_json(&mut socket, subscribed(&filter)).await.is_err() {
+        return;
+    }
+    let mut ping = tokio::time::interval(Duration::from_secs(30));
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(event) => {
+                    if filter.wants(&event) {
+                        let mut body = serde_json::to_value(&*event).unwrap_or_default();
+                        body["type"] = json!("job");
+                        if send_json(&mut socket, body).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    debug!(missed, "WebSocket client lagged; asking it to resync");
+                    if send_json(&mut socket, json!({"type": "resync", "missed": missed})).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    match serde_json::from_str::<ClientMessage>(text.as_str()) {
+                        Ok(ClientMessage::Subscribe { all, queues, jobs, runs }) => {
+                            filter = if all {
+                                Filter::default()
+                            } else {
+                                Filter {
+                                    queues: queues.into_iter().collect(),
+                                    jobs: jobs.into_iter().collect(),
+                                    runs: runs.into_iter().collect(),
+                                }
+                            };
+                            if send_json(&mut socket, subscribed(&filter)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            let message = format!("unreadable message: {e}");
+                            if send_json(&mut socket, json!({"type": "error", "message": message})).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+            _ = ping.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn subscribed(filter: &Filter) -> serde_json::Value {
+    json!({
+        "type": "subscribed",
+        "all": filter.is_all(),
+        "queues": filter.queues,
+        "jobs": filter.jobs,
+        "runs": filter.runs,
+    })
+}
+
+async fn send_json(socket: &mut WebSocket, value: serde_json::Value) -> Result<(), axum::Error> {
+    socket.send(Message::Text(value.to_string().into())).await
+}
