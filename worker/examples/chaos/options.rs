@@ -1,0 +1,54 @@
+//! The command line: `chaos [--short] [--jobs N] [--timeout SECS] [--seed S]`.
+
+use std::time::Duration;
+
+use chrono::Utc;
+
+pub struct Options {
+    pub jobs: usize,
+    pub timeout: Duration,
+    pub seed: u64,
+}
+
+fn usage() -> ! {
+    eprintln!("usage: chaos [--short] [--jobs N] [--timeout SECS] [--seed S]");
+    std::process::exit(2);
+}
+
+/// Parses the arguments; prints the usage and exits with status 2 on a bad
+/// one.
+pub fn options() -> Options {
+    let mut o = Options {
+        jobs: 10_000,
+        timeout: Duration::from_secs(600),
+        seed: Utc::now().timestamp_micros() as u64,
+    };
+    let mut jobs = None;
+    let mut short = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || -> u64 {
+            args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+                eprintln!("chaos: {arg} needs a non-negative integer");
+                usage()
+            })
+        };
+        match arg.as_str() {
+            "--short" => short = true,
+            "--jobs" => jobs = Some(value() as usize),
+            "--timeout" => o.timeout = Duration::from_secs(value()),
+            "--seed" => o.seed = value(),
+            "-h" | "--help" => usage(),
+            other => {
+                eprintln!("chaos: unknown option {other}");
+                usage()
+            }
+        }
+    }
+    o.jobs = jobs.unwrap_or(if short { 2_000 } else { 10_000 });
+    if o.jobs == 0 {
+        eprintln!("chaos: --jobs must be at least 1");
+        usage()
+    }
+    o
+}

@@ -1,0 +1,132 @@
+//! Keeping leases alive, and noticing cancelled jobs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use conveyor_shared::db::{self, claims};
+use conveyor_shared::events::StatusEvent;
+use conveyor_shared::model::JobStatus;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+use uuid::Uuid;
+
+use crate::runner::{StopReason, Worker};
+
+/// Every third of a lease: refresh this worker's row in `workers`, extend the
+/// leases of running jobs in Postgres and Redis, stop jobs whose lease is gone
+/// (cancelled or taken over), touch the heartbeat file, and now and then
+/// refresh this worker's kinds. The first beat is at once, so a worker is
+/// listed from its start.
+pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
+    let period = worker.config.heartbeat_every();
+    let mut ticker = tokio::time::interval(period);
+    let mut beats: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.cancelled() => return,
+        }
+        beats += 1;
+        if let Err(e) = beat(&worker).await {
+            warn!(error = %format!("{e:#}"), "heartbeat failed");
+        }
+        if beats % 20 == 1 {
+            if let Err(e) = db::kinds::register(&worker.pool, &worker.registry.kinds()).await {
+                warn!(error = %e, "could not refresh registered kinds");
+            }
+        }
+    }
+}
+
+async fn beat(worker: &Worker) -> anyhow::Result<()> {
+    // The file says the process is alive, whatever Postgres is doing.
+    if let Some(path) = &worker.config.heartbeat_file {
+        let stamp = worker.clock.now().to_rfc3339();
+        if let Err(e) = tokio::fs::write(path, stamp).await {
+            warn!(error = %e, path = %path.display(), "cannot write heartbeat file");
+        }
+    }
+    db::workers::heartbeat(&worker.pool, &worker.registration()).await?;
+    let items: Vec<(String, Uuid)> = {
+        let running = worker.running.lock().unwrap_or_else(|e| e.into_inner());
+        running
+            .iter()
+            .map(|(id, r)| (r.queue.clone(), *id))
+            .collect()
+    };
+    if items.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = items.iter().map(|(_, id)| *id).collect();
+    let lease_ms = worker.config.lease.as_millis() as i64;
+    let held = claims::extend_leases(&worker.pool, &ids, &worker.id, lease_ms).await?;
+    for id in ids.iter().filter(|id| !held.contains(id)) {
+        let status = db::jobs::status(&worker.pool, *id).await?;
+        let reason = if status == Some(JobStatus::Cancelled) {
+            StopReason::Cancelled
+        } else {
+            StopReason::LeaseLost
+        };
+        if let Some(job) = worker
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+        {
+            warn!(job_id = %id, ?reason, "lease no longer held; stopping the job");
+            job.stop(reason);
+        }
+    }
+    let deadline = worker.clock.now() + chrono::Duration::milliseconds(lease_ms);
+    worker.queue.extend(&items, deadline).await?;
+    Ok(())
+}
+
+/// Subscribes to status events and stops running jobs that were cancelled.
+/// The heartbeat catches any event missed while disconnected.
+pub(crate) async fn listen_for_cancels(worker: Arc<Worker>, stop: CancellationToken) {
+    let channel = worker.queue.keys().events();
+    let mut failures = 0u32;
+    loop {
+        let session = async {
+            let mut pubsub = worker.queue.client().get_async_pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            let mut messages = pubsub.on_message();
+            while let Some(msg) = messages.next().await {
+                let Ok(body) = msg.get_payload::<String>() else {
+                    continue;
+                };
+                let Ok(events) = serde_json::from_str::<Vec<StatusEvent>>(&body) else {
+                    continue;
+                };
+                for event in events.iter().filter(|e| e.status == JobStatus::Cancelled) {
+                    if let Some(job) = worker
+                        .running
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get(&event.job_id)
+                    {
+                        debug!(job_id = %event.job_id, "cancel requested");
+                        job.stop(StopReason::Cancelled);
+                    }
+                }
+            }
+            anyhow::Ok(())
+        };
+        tokio::select! {
+            result = session => {
+                if let Err(e) = result {
+                    failures += 1;
+                    warn!(error = %format!("{e:#}"), "event subscription lost; reconnecting");
+                }
+            }
+            _ = stop.cancelled() => return,
+        }
+        let wait = Duration::from_millis((100u64 << failures.min(6)).min(5_000));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.cancelled() => return,
+        }
+    }
+}

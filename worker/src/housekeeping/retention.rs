@@ -1,0 +1,44 @@
+//! Deletes finished jobs (and their attempts) past their retention age, in
+//! small batches so no statement holds locks for long.
+
+use conveyor_shared::db::housekeeping as sql;
+use conveyor_shared::model::JobStatus;
+use tracing::info;
+
+use crate::runner::Worker;
+
+const BATCH: i64 = 1_000;
+/// Most batches per pass; the next pass goes on.
+const MAX_BATCHES: usize = 20;
+
+pub(super) async fn run(worker: &Worker, fence: i64) -> anyhow::Result<()> {
+    let config = &worker.config.housekeeping;
+    let rules = [
+        (JobStatus::Succeeded, config.keep_succeeded_days),
+        (JobStatus::Cancelled, config.keep_succeeded_days),
+        (JobStatus::Skipped, config.keep_succeeded_days),
+        (JobStatus::Dead, config.keep_dead_days),
+    ];
+    for (status, days) in rules {
+        let mut deleted = 0;
+        for _ in 0..MAX_BATCHES {
+            let n = sql::delete_finished(&worker.pool, fence, status, days, BATCH).await?;
+            deleted += n;
+            if (n as i64) < BATCH {
+                break;
+            }
+        }
+        if deleted > 0 {
+            info!(
+                status = status.as_str(),
+                deleted, days, "deleted old finished jobs"
+            );
+        }
+    }
+    conveyor_shared::db::stats::prune_counters(&worker.pool).await?;
+    let pruned = conveyor_shared::db::workers::prune(&worker.pool).await?;
+    if pruned > 0 {
+        info!(pruned, "forgot workers silent for an hour");
+    }
+    Ok(())
+}

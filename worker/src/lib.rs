@@ -1,0 +1,88 @@
+//! The Conveyor worker: claims job ids from Redis, claims the jobs in
+//! Postgres, runs them with the executor of their kind, and records each
+//! attempt. `main.rs` only parses configuration and calls [`run`].
+
+pub mod executors;
+mod finisher;
+mod heartbeat;
+mod housekeeping;
+mod runner;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use conveyor_shared::config::WorkerConfig;
+use conveyor_shared::executor::Registry;
+use conveyor_shared::queue::RedisQueue;
+use conveyor_shared::{clock::Clock, db};
+use tokio_util::sync::CancellationToken;
+
+pub use runner::Worker;
+
+/// The built-in kinds, configured for this worker.
+pub fn builtin_registry(config: &WorkerConfig) -> Registry {
+    let mut registry = Registry::new();
+    executors::register_builtins(
+        &mut registry,
+        config.allow_shell,
+        config.allow_docker,
+        executors::DockerSettings {
+            bin: config.docker_bin.clone(),
+            cache_dir: config.docker_cache_dir.clone(),
+            s3_endpoint: config.docker_s3_endpoint.clone(),
+        },
+    );
+    registry
+}
+
+/// Connects, registers this worker's kinds, and runs until `shutdown` is
+/// cancelled; then stops claiming, lets running jobs finish within the grace
+/// period, hands the rest back to the queue, and returns.
+pub async fn run(
+    config: WorkerConfig,
+    registry: Registry,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let pool = db::connect_and_migrate_within(
+        &config.common.database_url,
+        config.common.db_max_connections,
+        config.common.startup_timeout,
+    )
+    .await?;
+    let queue = RedisQueue::new(
+        &config.common.redis_url,
+        &config.common.redis_prefix,
+        config.concurrency.min(64) + 8,
+    )?;
+    let started = std::time::Instant::now();
+    let mut wait = std::time::Duration::from_millis(250);
+    while let Err(e) = queue.ping().await {
+        if started.elapsed() + wait >= config.common.startup_timeout {
+            return Err(e.context(format!(
+                "cannot reach REDIS_URL ({})",
+                config.common.redis_url
+            )));
+        }
+        tracing::warn!(error = %format!("{e:#}"), "waiting for Redis");
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(std::time::Duration::from_secs(2));
+    }
+    db::kinds::register(&pool, &registry.kinds())
+        .await
+        .context("registering this worker's kinds")?;
+    let worker = Arc::new(Worker::new(config, registry, pool, queue, Clock::system()));
+    worker.run(shutdown).await
+}
+
+/// Fires every schedule due at `clock`'s now, as the housekeeping leader
+/// holding epoch `fence` does at each tick (with the default misfire grace).
+/// Returns how many jobs it created. Tests call it with a manual clock.
+pub async fn fire_due_schedules(
+    pool: &sqlx::PgPool,
+    queue: &RedisQueue,
+    clock: &Clock,
+    fence: i64,
+) -> anyhow::Result<usize> {
+    use conveyor_shared::model::schedule::MISFIRE_GRACE;
+    housekeeping::schedules::fire_due(pool, queue, clock, fence, MISFIRE_GRACE).await
+}

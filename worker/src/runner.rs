@@ -1,0 +1,570 @@
+//! The claim loop and the slots that run jobs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use conveyor_shared::clock::Clock;
+use conveyor_shared::config::{QueueOrder, WorkerConfig};
+use conveyor_shared::db::claims::{self, Finish};
+use conveyor_shared::db::workflows;
+use conveyor_shared::events::StatusEvent;
+use conveyor_shared::executor::{
+    truncate_output, Failure, JobContext, Registry, Success, MAX_OUTPUT_BYTES,
+};
+use conveyor_shared::model::{backoff_delay, AttemptOutcome, Job, JobStatus};
+use conveyor_shared::queue::{QueueOp, RedisQueue};
+use rand::Rng;
+use sqlx::PgPool;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn, Instrument};
+use uuid::Uuid;
+
+use crate::finisher::{self, Finished};
+use crate::heartbeat;
+
+/// Most ids claimed in one round trip.
+const MAX_CLAIM: usize = 256;
+/// How long an idle worker blocks before looking again without a wake-up.
+const IDLE_WAIT: Duration = Duration::from_secs(5);
+/// How long a stopped executor gets to return after its token is cancelled.
+const STOP_WAIT: Duration = Duration::from_secs(10);
+
+/// Parents' results by node key.
+type Parents = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// How a claim round ended.
+enum Round {
+    Done,
+    /// Shutdown interrupted a blocking wait; the connection must not be reused.
+    Interrupted,
+}
+
+/// Why a running job's token was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    Cancelled,
+    TimedOut,
+    Shutdown,
+    /// The lease was lost (expired and taken over).
+    LeaseLost,
+}
+
+/// A job this worker is running, as the heartbeat and cancel listener see it.
+pub(crate) struct Running {
+    pub queue: String,
+    pub cancel: CancellationToken,
+    pub reason: Arc<Mutex<Option<StopReason>>>,
+}
+
+impl Running {
+    /// Stops the job for `reason` unless it was already being stopped.
+    pub fn stop(&self, reason: StopReason) {
+        let mut slot = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(reason);
+        }
+        self.cancel.cancel();
+    }
+}
+
+/// One worker process: its identity, connections, executors and the jobs it
+/// is running. Shared by the claim loop, the slots, the heartbeat and the
+/// finisher; dropping the last handle closes nothing by itself — `run`
+/// drains everything before it returns.
+pub struct Worker {
+    pub(crate) id: String,
+    pub(crate) host: String,
+    pub(crate) config: WorkerConfig,
+    pub(crate) registry: Registry,
+    pub(crate) pool: PgPool,
+    pub(crate) queue: RedisQueue,
+    pub(crate) clock: Clock,
+    /// Jobs running now, by id. Guarded by a std mutex: held only for map
+    /// operations, never across an await.
+    pub(crate) running: Mutex<HashMap<Uuid, Running>>,
+}
+
+impl Worker {
+    pub fn new(
+        config: WorkerConfig,
+        registry: Registry,
+        pool: PgPool,
+        queue: RedisQueue,
+        clock: Clock,
+    ) -> Self {
+        let host = hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".into());
+        let short = Uuid::new_v4().simple().to_string();
+        let id = format!("{host}-{}-{}", std::process::id(), &short[..8]);
+        Self {
+            id,
+            host,
+            config,
+            registry,
+            pool,
+            queue,
+            clock,
+            running: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// This worker's id (fresh at every start).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// What this worker tells the `workers` table about itself.
+    pub(crate) fn registration(&self) -> conveyor_shared::db::workers::Registration {
+        conveyor_shared::db::workers::Registration {
+            id: self.id.clone(),
+            host: self.host.clone(),
+            pid: std::process::id() as i32,
+            queues: self
+                .config
+                .queues
+                .iter()
+                .map(|(q, w)| format!("{q}:{w}"))
+                .collect(),
+            concurrency: self.config.concurrency as i32,
+            kinds: self.registry.kinds(),
+            heartbeat_ms: self.config.heartbeat_every().as_millis() as i32,
+        }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.config.lease.as_millis() as i64
+    }
+
+    /// Runs until `shutdown`; see [`crate::run`].
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> anyhow::Result<()> {
+        info!(worker = %self.id, concurrency = self.config.concurrency,
+              queues = ?self.config.queues.iter().map(|(q, w)| format!("{q}:{w}")).collect::<Vec<_>>(),
+              kinds = ?self.registry.kinds(), "worker started");
+        let (finish_tx, finish_rx) = mpsc::channel::<Finished>(self.config.concurrency * 4 + 64);
+        let finisher = tokio::spawn(finisher::run(self.clone(), finish_rx));
+        let background = CancellationToken::new();
+        let beat = tokio::spawn(heartbeat::run(self.clone(), background.clone()));
+        let listener = tokio::spawn(heartbeat::listen_for_cancels(
+            self.clone(),
+            background.clone(),
+        ));
+        let housekeeping = tokio::spawn(crate::housekeeping::run(self.clone(), background.clone()));
+        let slots = Arc::new(Semaphore::new(self.config.concurrency));
+
+        self.claim_loop(&slots, &finish_tx, &shutdown).await;
+
+        info!(worker = %self.id, "stopped claiming; waiting for running jobs");
+        let all = self.config.concurrency as u32;
+        let grace = self.config.shutdown_grace;
+        if tokio::time::timeout(grace, slots.acquire_many(all))
+            .await
+            .is_err()
+        {
+            let count = {
+                let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+                for job in running.values() {
+                    job.stop(StopReason::Shutdown);
+                }
+                running.len()
+            };
+            warn!(worker = %self.id, count, "grace period over; handing running jobs back");
+            let _ = tokio::time::timeout(STOP_WAIT, slots.acquire_many(all)).await;
+        }
+        drop(finish_tx);
+        // Bounded: a job task that ignored its cancellation still holds a
+        // sender; its job's lease expires and it runs again elsewhere.
+        match tokio::time::timeout(STOP_WAIT, finisher).await {
+            Ok(Err(e)) => warn!(error = %e, "finisher task failed"),
+            Err(_) => warn!("gave up waiting for jobs that ignored cancellation"),
+            Ok(Ok(())) => {}
+        }
+        background.cancel();
+        let _ = beat.await;
+        let _ = listener.await;
+        let _ = housekeeping.await;
+        if let Err(e) = conveyor_shared::db::workers::deregister(&self.pool, &self.id).await {
+            warn!(error = %e, "could not deregister");
+        }
+        info!(worker = %self.id, "worker stopped");
+        Ok(())
+    }
+
+    /// Claims jobs while slots are free, until `shutdown`.
+    async fn claim_loop(
+        self: &Arc<Self>,
+        slots: &Arc<Semaphore>,
+        finish_tx: &mpsc::Sender<Finished>,
+        shutdown: &CancellationToken,
+    ) {
+        let mut conn = None;
+        let mut failures = 0u32;
+        loop {
+            let first = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return,
+                permit = slots.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
+            };
+            let mut permits = vec![first];
+            while permits.len() < MAX_CLAIM {
+                match slots.clone().try_acquire_owned() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
+                }
+            }
+            if conn.is_none() {
+                match self.queue.conn().await {
+                    Ok(c) => conn = Some(c),
+                    Err(e) => {
+                        failures += 1;
+                        warn!(error = %format!("{e:#}"), "Redis unavailable; retrying");
+                        drop(permits);
+                        backoff(failures, shutdown).await;
+                        continue;
+                    }
+                }
+            }
+            let Some(c) = conn.as_mut() else { continue };
+            match self.claim_once(c, permits, finish_tx, shutdown).await {
+                Ok(Round::Done) => failures = 0,
+                Ok(Round::Interrupted) => {
+                    // The abandoned BLPOP's reply is still due on this connection.
+                    if let Some(c) = conn.take() {
+                        conveyor_shared::queue::discard(c);
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    warn!(error = %format!("{e:#}"), "claim failed; retrying");
+                    conn = None;
+                    backoff(failures, shutdown).await;
+                }
+            }
+        }
+    }
+
+    /// One round: claim up to `permits.len()` ids, claim them in Postgres,
+    /// start each in a slot. With nothing to claim, block until woken.
+    async fn claim_once(
+        self: &Arc<Self>,
+        conn: &mut conveyor_shared::queue::RedisConn,
+        mut permits: Vec<OwnedSemaphorePermit>,
+        finish_tx: &mpsc::Sender<Finished>,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Round> {
+        let want = permits.len();
+        let now = self.clock.now();
+        let deadline = now + chrono::Duration::milliseconds(self.lease_ms());
+        let mut next_due: Option<i64> = None;
+        let mut claimed: Vec<(String, Vec<(Uuid, f64)>)> = Vec::new();
+        let mut total = 0;
+        for queue in self.queue_order() {
+            let got = self
+                .queue
+                .claim(conn, &queue, want - total, now, deadline)
+                .await?;
+            next_due = match (next_due, got.next_due_ms) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            total += got.ids.len();
+            if !got.ids.is_empty() {
+                claimed.push((queue, got.ids));
+            }
+            if total >= want {
+                break;
+            }
+        }
+        if total == 0 {
+            drop(permits);
+            let wait = next_due
+                .map(|due| Duration::from_millis((due - now.timestamp_millis()).max(1) as u64))
+                .map_or(IDLE_WAIT, |d| d.min(IDLE_WAIT));
+            let queues: Vec<String> = self
+                .config
+                .queues
+                .iter()
+                .map(|(q, _)| q.as_str().to_owned())
+                .collect();
+            return tokio::select! {
+                woke = self.queue.wait_for_work(conn, &queues, wait) => woke.map(|_| Round::Done),
+                _ = shutdown.cancelled() => Ok(Round::Interrupted),
+            };
+        }
+        let ids: Vec<Uuid> = claimed
+            .iter()
+            .flat_map(|(_, ids)| ids.iter().map(|(id, _)| *id))
+            .collect();
+        let jobs = match claims::claim(&self.pool, &ids, &self.id, self.lease_ms()).await {
+            Ok(jobs) => jobs,
+            Err(e) => {
+                for (queue, ids) in &claimed {
+                    self.queue.unclaim(queue, ids).await?;
+                }
+                return Err(anyhow::Error::new(e).context("claiming jobs in Postgres"));
+            }
+        };
+        // Ids Postgres did not hand over (cancelled meanwhile, or claimed by
+        // another worker after a Redis rebuild) leave in-flight now.
+        let mut ops: Vec<QueueOp> = Vec::new();
+        let handed_over: std::collections::HashSet<Uuid> = jobs.iter().map(|j| j.id).collect();
+        for (queue, ids) in &claimed {
+            for (id, _) in ids {
+                if !handed_over.contains(id) {
+                    ops.push(QueueOp::Ack {
+                        queue: queue.clone(),
+                        id: *id,
+                    });
+                }
+            }
+        }
+        let now = self.clock.now();
+        ops.push(QueueOp::Publish(
+            jobs.iter().map(|j| StatusEvent::of(j, now)).collect(),
+        ));
+        if let Err(e) = self.queue.apply(&ops).await {
+            warn!(error = %format!("{e:#}"), "could not publish running events");
+        }
+        let mut parents = self.parent_results(&jobs).await?;
+        for job in jobs {
+            let Some(permit) = permits.pop() else { break };
+            let parents = parents.remove(&job.id).unwrap_or_default();
+            let worker = self.clone();
+            let finish_tx = finish_tx.clone();
+            let span = tracing::info_span!("job", job_id = %job.id, queue = %job.queue,
+                                           kind = %job.kind, attempt = job.attempt);
+            tokio::spawn(
+                async move {
+                    let finished = worker.execute(job, parents).await;
+                    if finish_tx.send(finished).await.is_err() {
+                        warn!("finisher is gone; outcome not recorded");
+                    }
+                    drop(permit);
+                }
+                .instrument(span),
+            );
+        }
+        Ok(Round::Done)
+    }
+
+    /// For jobs of workflow runs: each parent's node key and result. (If this
+    /// read fails the claimed jobs are not started; their leases expire and
+    /// they run again.)
+    async fn parent_results(&self, jobs: &[Job]) -> anyhow::Result<HashMap<Uuid, Parents>> {
+        let in_runs: Vec<Uuid> = jobs
+            .iter()
+            .filter(|j| j.workflow_run_id.is_some())
+            .map(|j| j.id)
+            .collect();
+        let mut out: HashMap<Uuid, Parents> = HashMap::new();
+        if in_runs.is_empty() {
+            return Ok(out);
+        }
+        let rows = workflows::parent_results(&self.pool, &in_runs)
+            .await
+            .map_err(|e| anyhow::Error::new(e).context("reading parents' results"))?;
+        for (child, key, result) in rows {
+            out.entry(child)
+                .or_default()
+                .insert(key, result.unwrap_or(serde_json::Value::Null));
+        }
+        Ok(out)
+    }
+
+    /// The queues to try this round, in order.
+    fn queue_order(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .config
+            .queues
+            .iter()
+            .map(|(q, _)| q.as_str().to_owned())
+            .collect();
+        if self.config.queue_order == QueueOrder::Weighted && names.len() > 1 {
+            let total: u32 = self.config.queues.iter().map(|(_, w)| *w).sum();
+            let mut pick = rand::thread_rng().gen_range(0..total);
+            let mut first = 0;
+            for (i, (_, w)) in self.config.queues.iter().enumerate() {
+                if pick < *w {
+                    first = i;
+                    break;
+                }
+                pick -= *w;
+            }
+            let chosen = names.remove(first);
+            names.insert(0, chosen);
+        }
+        names
+    }
+
+    /// Runs one attempt and decides where it leaves the job.
+    async fn execute(self: &Arc<Self>, job: Job, parents: Parents) -> Finished {
+        let cancel = CancellationToken::new();
+        let reason = Arc::new(Mutex::new(None));
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                job.id,
+                Running {
+                    queue: job.queue.clone(),
+                    cancel: cancel.clone(),
+                    reason: reason.clone(),
+                },
+            );
+        info!("job started");
+        let ctx = JobContext {
+            id: job.id,
+            queue: job.queue.clone(),
+            kind: job.kind.clone(),
+            name: job.name.clone(),
+            payload: job.payload.clone(),
+            attempt: job.attempt,
+            parents,
+            cancel: cancel.clone(),
+        };
+        let started = std::time::Instant::now();
+        let outcome = match self.registry.get(&job.kind) {
+            // Retryable: another worker of a mixed fleet may have the kind.
+            None => Err(Failure::new(format!(
+                "no executor for kind {:?} on worker {}",
+                job.kind, self.id
+            ))),
+            Some(executor) => {
+                let run = executor.execute(ctx);
+                tokio::pin!(run);
+                let limit = job
+                    .timeout_secs
+                    .map(|s| Duration::from_secs(s as u64))
+                    .unwrap_or(Duration::MAX);
+                tokio::select! {
+                    result = &mut run => result,
+                    _ = tokio::time::sleep(limit) => {
+                        {
+                            let mut slot = reason.lock().unwrap_or_else(|e| e.into_inner());
+                            slot.get_or_insert(StopReason::TimedOut);
+                        }
+                        cancel.cancel();
+                        match tokio::time::timeout(STOP_WAIT, &mut run).await {
+                            Ok(result) => result,
+                            Err(_) => Err(Failure::new("executor did not stop after its timeout")),
+                        }
+                    }
+                }
+            }
+        };
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&job.id);
+        let stopped = *reason.lock().unwrap_or_else(|e| e.into_inner());
+        let finish = self.decide(&job, outcome, stopped, started.elapsed());
+        Finished { job, finish }
+    }
+
+    /// Where an attempt's outcome leaves the job.
+    fn decide(
+        &self,
+        job: &Job,
+        outcome: Result<Success, Failure>,
+        stopped: Option<StopReason>,
+        took: Duration,
+    ) -> Finish {
+        let now = self.clock.now();
+        let bound = |o: Option<String>| o.map(|t| truncate_output(t, MAX_OUTPUT_BYTES));
+        let mut finish = Finish {
+            id: job.id,
+            attempt: job.attempt,
+            outcome: AttemptOutcome::Succeeded,
+            status: JobStatus::Succeeded,
+            run_at: None,
+            error: None,
+            result: None,
+            output: None,
+            finished_at: now,
+        };
+        let failure = match (outcome, stopped) {
+            (Ok(success), None) => {
+                info!(took_ms = took.as_millis() as u64, "job succeeded");
+                finish.result = success.result;
+                finish.output = bound(success.output);
+                return finish;
+            }
+            (result, Some(StopReason::Cancelled)) => {
+                info!("job cancelled while running");
+                finish.outcome = AttemptOutcome::Cancelled;
+                finish.status = JobStatus::Cancelled;
+                finish.error = Some("cancelled by request".into());
+                finish.output = bound(output_of(result));
+                return finish;
+            }
+            (result, Some(StopReason::Shutdown)) => {
+                info!("job interrupted by shutdown; handing it back");
+                finish.outcome = AttemptOutcome::Interrupted;
+                finish.status = JobStatus::Queued;
+                // Keeps its due time, and so its place ahead of later jobs.
+                finish.run_at = Some(job.run_at);
+                finish.error = Some(format!("interrupted: worker {} shut down", self.id));
+                finish.output = bound(output_of(result));
+                return finish;
+            }
+            (result, Some(StopReason::LeaseLost)) => {
+                warn!("job's lease was lost; its outcome will be refused");
+                finish.outcome = AttemptOutcome::Lost;
+                finish.status = JobStatus::Queued;
+                finish.error = Some("lease lost".into());
+                finish.output = bound(output_of(result));
+                return finish;
+            }
+            (result, Some(StopReason::TimedOut)) => {
+                finish.outcome = AttemptOutcome::TimedOut;
+                let secs = job.timeout_secs.unwrap_or_default();
+                Failure::new(format!("timed out after {secs} s")).with_output(output_of(result))
+            }
+            (Err(failure), None) => {
+                finish.outcome = AttemptOutcome::Failed;
+                failure
+            }
+        };
+        finish.error = Some(failure.error.clone());
+        finish.output = bound(failure.output);
+        if failure.permanent || job.attempts_exhausted() {
+            warn!(error = %failure.error, "job failed; attempts exhausted, now dead");
+            finish.status = JobStatus::Dead;
+        } else {
+            let delay = backoff_delay(
+                job.backoff,
+                job.attempt - job.attempt_base,
+                rand::thread_rng().gen(),
+            );
+            let run_at: DateTime<Utc> = now
+                + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::zero());
+            warn!(error = %failure.error, retry_in_ms = delay.as_millis() as u64,
+                  "job failed; will retry");
+            finish.status = JobStatus::Scheduled;
+            finish.run_at = Some(run_at);
+        }
+        finish
+    }
+}
+
+fn output_of(result: Result<Success, Failure>) -> Option<String> {
+    match result {
+        Ok(s) => s.output,
+        Err(f) => f.output,
+    }
+}
+
+/// Exponential wait after repeated failures of Redis or Postgres, at most 5 s.
+async fn backoff(failures: u32, shutdown: &CancellationToken) {
+    let ms = (100u64 << failures.min(6)).min(5_000);
+    tokio::select! {
+        _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
+        _ = shutdown.cancelled() => {}
+    }
+}

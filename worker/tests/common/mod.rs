@@ -1,0 +1,259 @@
+//! The test stack: a fresh database and Redis prefix, the real api on port 0,
+//! and workers in-process or as real processes.
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use conveyor_shared::executor::Registry;
+use conveyor_shared::testing::TestEnv;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct Worker {
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Worker {
+    /// Asks the worker to shut down gracefully and waits for it.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.expect("worker task").expect("worker run");
+    }
+}
+
+pub struct Stack {
+    pub env: TestEnv,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub api_stop: CancellationToken,
+    pub api_task: JoinHandle<anyhow::Result<()>>,
+    pub workers: Vec<Worker>,
+}
+
+impl Stack {
+    /// The api alone (no worker yet).
+    pub async fn api_only() -> Self {
+        Self::api_with(&[]).await
+    }
+
+    /// The api alone, with extra settings.
+    pub async fn api_with(extra: &[(&str, &str)]) -> Self {
+        let env = TestEnv::new().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let api_stop = CancellationToken::new();
+        let api_task = tokio::spawn(conveyor_api::run(
+            env.api_config(extra),
+            listener,
+            api_stop.clone(),
+        ));
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
+                if r.status() == StatusCode::OK {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "api did not become ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self {
+            env,
+            base,
+            http,
+            api_stop,
+            api_task,
+            workers: Vec::new(),
+        }
+    }
+
+    /// The api and one in-process worker with default settings.
+    pub async fn start() -> Self {
+        let mut stack = Self::api_only().await;
+        stack.add_worker(&[]).await;
+        stack
+    }
+
+    /// Starts an in-process worker with the built-in kinds.
+    pub async fn add_worker(&mut self, extra: &[(&str, &str)]) {
+        let config = self.env.worker_config(extra);
+        let registry = conveyor_worker::builtin_registry(&config);
+        self.add_worker_with(registry, extra).await;
+    }
+
+    /// Starts an in-process worker with the given executors.
+    pub async fn add_worker_with(&mut self, registry: Registry, extra: &[(&str, &str)]) {
+        let worker = self.spawn_worker(registry, extra);
+        self.workers.push(worker);
+        // Let it register its kinds and reach its first claim.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+
+    /// Starts an in-process worker that the caller stops.
+    pub fn spawn_worker(&self, registry: Registry, extra: &[(&str, &str)]) -> Worker {
+        let config = self.env.worker_config(extra);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(conveyor_worker::run(config, registry, stop.clone()));
+        Worker { stop, task }
+    }
+
+    /// Starts the real `conveyor-worker` binary against this stack.
+    pub fn spawn_worker_process(&self, extra: &[(&str, &str)]) -> tokio::process::Child {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_conveyor-worker"));
+        command
+            .envs(self.env.env())
+            .env("WORKER_ALLOW_SHELL", "1")
+            .env("WORKER_LEASE_SECS", "3")
+            .env("RUST_LOG", "info")
+            .kill_on_drop(true);
+        for (k, v) in extra {
+            command.env(k, v);
+        }
+        command.spawn().expect("spawn conveyor-worker")
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Submits a job and returns it; the api must answer 201.
+    pub async fn submit(&self, spec: Value) -> Value {
+        let (status, body) = self.post("/api/v1/jobs", spec).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    /// The job with its attempts.
+    pub async fn job(&self, id: &str) -> Value {
+        let (status, body) = self.get(&format!("/api/v1/jobs/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Polls until the job is in `status`; panics with the job after `within`.
+    pub async fn wait_for_status(&self, id: &str, status: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let job = self.job(id).await;
+            if job["status"] == status {
+                return job;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} did not reach {status} within {within:?}: {job:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// How many rows `jobs` has.
+    pub async fn job_count(&self) -> i64 {
+        sqlx::query_scalar("select count(*) from jobs")
+            .fetch_one(&self.env.pool)
+            .await
+            .expect("count")
+    }
+
+    /// Stops every worker and the api, then drops the database and keys.
+    pub async fn stop(self) {
+        for worker in self.workers {
+            worker.stop().await;
+        }
+        self.api_stop.cancel();
+        self.api_task.await.expect("api task").expect("api run");
+        self.env.cleanup().await;
+    }
+}
+
+pub fn id_of(job: &Value) -> String {
+    job["id"].as_str().expect("job id").to_owned()
+}
+
+impl Stack {
+    /// The api alone, reading time from `clock` (a manual clock for tests that
+    /// move time), served from its router without the WebSocket relay.
+    pub async fn api_with_clock(clock: conveyor_shared::clock::Clock) -> Self {
+        let env = TestEnv::new().await;
+        let config = env.api_config(&[]);
+        let queue = conveyor_shared::queue::RedisQueue::new(
+            &config.common.redis_url,
+            &config.common.redis_prefix,
+            8,
+        )
+        .expect("redis queue");
+        let state = conveyor_api::AppState::new(config, env.pool.clone(), queue, clock);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let api_stop = CancellationToken::new();
+        let stop = api_stop.clone();
+        let app = conveyor_api::router(state);
+        let api_task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await?;
+            Ok(())
+        });
+        Self {
+            env,
+            base,
+            http: reqwest::Client::new(),
+            api_stop,
+            api_task,
+            workers: Vec::new(),
+        }
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.http.patch(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(self.http.put(format!("{}{path}", self.base)).json(&body))
+            .await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}

@@ -1,0 +1,439 @@
+//! A job's life through the real api and worker: run, retry, dead, retry by
+//! hand, cancel, delay, priority, idempotency, batches.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::{id_of, Stack};
+use reqwest::StatusCode;
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn time(v: &serde_json::Value) -> DateTime<Utc> {
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|| panic!("not a time: {v}"))
+}
+
+#[tokio::test]
+async fn submitted_job_runs_and_succeeds_with_one_attempt() {
+    let stack = Stack::start().await;
+    let job = stack.submit(json!({"kind": "noop", "name": "hello"})).await;
+    assert_eq!(job["status"], "queued");
+    let done = stack.wait_for_status(&id_of(&job), "succeeded", WAIT).await;
+    assert_eq!(done["attempt"], 1);
+    let attempts = done["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0]["outcome"], "succeeded");
+    assert!(attempts[0]["worker_id"]
+        .as_str()
+        .is_some_and(|w| !w.is_empty()));
+    assert!(done["finished_at"].is_string());
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn failing_job_is_retried_with_backoff_then_dead_then_retried_by_hand() {
+    let stack = Stack::start().await;
+    let job = stack
+        .submit(json!({
+            "kind": "shell",
+            "payload": {"argv": ["sh", "-c", "echo attempt $CONVEYOR_ATTEMPT; exit 7"]},
+            "max_attempts": 3,
+            "backoff": {"base_ms": 200, "max_ms": 400},
+        }))
+        .await;
+    let id = id_of(&job);
+    let dead = stack.wait_for_status(&id, "dead", WAIT).await;
+    let attempts = dead["attempts"].as_array().expect("attempts").clone();
+    assert_eq!(attempts.len(), 3);
+    for (i, a) in attempts.iter().enumerate() {
+        assert_eq!(a["outcome"], "failed");
+        assert_eq!(a["error"], "exited with status 7");
+        assert!(a["output"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("attempt {}", i + 1)));
+    }
+    // Each retry waited at least base_ms after the failure before it.
+    for pair in attempts.windows(2) {
+        let gap = time(&pair[1]["started_at"]) - time(&pair[0]["finished_at"]);
+        assert!(gap.num_milliseconds() >= 200, "retried after only {gap}");
+    }
+    assert_eq!(dead["last_error"], "exited with status 7");
+
+    let (status, dead_list) = stack.get("/api/v1/jobs?status=dead").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(dead_list["jobs"][0]["id"], id.as_str());
+
+    let (status, retried) = stack
+        .post(&format!("/api/v1/jobs/{id}/retry"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{retried}");
+    assert_eq!(retried["status"], "queued");
+    let dead_again = stack.wait_for_status(&id, "dead", WAIT).await;
+    assert_eq!(dead_again["attempts"].as_array().map(Vec::len), Some(6));
+
+    let (status, _) = stack
+        .post(&format!("/api/v1/jobs/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn retry_of_a_job_that_is_not_finished_is_a_conflict() {
+    let stack = Stack::api_only().await;
+    let job = stack.submit(json!({"kind": "noop"})).await;
+    let (status, body) = stack
+        .post(&format!("/api/v1/jobs/{}/retry", id_of(&job)), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "conflict");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn cancelled_job_is_never_started() {
+    let mut stack = Stack::api_only().await;
+    let queued = stack.submit(json!({"kind": "noop"})).await;
+    let delayed = stack.submit(json!({"kind": "noop", "delay_ms": 300})).await;
+    assert_eq!(delayed["status"], "scheduled");
+    for job in [&queued, &delayed] {
+        let (status, body) = stack
+            .post(&format!("/api/v1/jobs/{}/cancel", id_of(job)), json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "cancelled");
+    }
+    stack.add_worker(&[]).await;
+    let witness = stack.submit(json!({"kind": "noop"})).await;
+    stack
+        .wait_for_status(&id_of(&witness), "succeeded", WAIT)
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for job in [&queued, &delayed] {
+        let after = stack.job(&id_of(job)).await;
+        assert_eq!(after["status"], "cancelled");
+        assert_eq!(after["attempts"].as_array().map(Vec::len), Some(0));
+        assert!(after["started_at"].is_null());
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn cancelling_a_running_job_stops_it() {
+    let stack = Stack::start().await;
+    let job = stack
+        .submit(json!({"kind": "shell", "payload": {"argv": ["sleep", "30"]}}))
+        .await;
+    let id = id_of(&job);
+    stack.wait_for_status(&id, "running", WAIT).await;
+    let (status, body) = stack
+        .post(&format!("/api/v1/jobs/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The worker records the attempt as cancelled once the process is gone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = stack.job(&id).await;
+        assert_eq!(now["status"], "cancelled");
+        if now["attempts"][0]["outcome"] == "cancelled" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "attempt not closed: {now:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn delayed_job_is_not_started_early() {
+    let stack = Stack::start().await;
+    let job = stack.submit(json!({"kind": "noop", "delay_ms": 800})).await;
+    let run_at = time(&job["run_at"]);
+    let done = stack.wait_for_status(&id_of(&job), "succeeded", WAIT).await;
+    let started = time(&done["started_at"]);
+    assert!(started >= run_at, "started {started} before {run_at}");
+    // And it was picked up promptly once due.
+    assert!((started - run_at).num_milliseconds() < 2_000);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn higher_priority_runs_first_when_both_are_ready() {
+    let mut stack = Stack::api_only().await;
+    let low = stack.submit(json!({"kind": "noop", "priority": 1})).await;
+    let mid = stack.submit(json!({"kind": "noop", "priority": 5})).await;
+    let high = stack.submit(json!({"kind": "noop", "priority": 9})).await;
+    stack.add_worker(&[("WORKER_CONCURRENCY", "1")]).await;
+    let mut started = Vec::new();
+    for job in [&low, &mid, &high] {
+        let done = stack.wait_for_status(&id_of(job), "succeeded", WAIT).await;
+        started.push(time(&done["started_at"]));
+    }
+    assert!(started[2] < started[1], "priority 9 did not run before 5");
+    assert!(started[1] < started[0], "priority 5 did not run before 1");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_same_job_and_rejects_a_different_body() {
+    let stack = Stack::api_only().await;
+    let spec = json!({"kind": "noop", "idempotency_key": "order-42", "payload": {"a": 1, "b": 2}});
+    let first = stack.submit(spec.clone()).await;
+    // Same body (keys in another order): 200 with the same job.
+    let (status, again) = stack
+        .post(
+            "/api/v1/jobs",
+            json!({"payload": {"b": 2, "a": 1}, "idempotency_key": "order-42", "kind": "noop"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    // Different body: 409 naming the key.
+    let (status, conflict) = stack
+        .post(
+            "/api/v1/jobs",
+            json!({"kind": "noop", "idempotency_key": "order-42", "payload": {"a": 2}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
+    assert_eq!(conflict["error"]["details"]["field"], "idempotency_key");
+    // The same key in another queue is another job.
+    let other = stack
+        .submit(json!({"kind": "noop", "idempotency_key": "order-42", "queue": "other"}))
+        .await;
+    assert_ne!(other["id"], first["id"]);
+    assert_eq!(stack.job_count().await, 2);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn batch_submits_all_jobs_in_one_transaction() {
+    let stack = Stack::start().await;
+    let jobs: Vec<_> = (0..500)
+        .map(|i| json!({"kind": "noop", "name": format!("batch-{i}")}))
+        .collect();
+    let (status, body) = stack
+        .post("/api/v1/jobs/batch", json!({ "jobs": jobs }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let created = body["jobs"].as_array().expect("jobs");
+    assert_eq!(created.len(), 500);
+    assert_eq!(created[7]["name"], "batch-7");
+    let last = id_of(&created[499]);
+    stack.wait_for_status(&last, "succeeded", WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (_, stats) = stack.get("/api/v1/stats").await;
+        if stats["counts"]["succeeded"] == 500 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // One bad job rejects the whole batch and writes nothing.
+    let before = stack.job_count().await;
+    let (status, body) = stack
+        .post(
+            "/api/v1/jobs/batch",
+            json!({"jobs": [{"kind": "noop"}, {"kind": "noop", "priority": 11}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["details"]["field"], "jobs[1].priority");
+    let too_many: Vec<_> = (0..1001).map(|_| json!({"kind": "noop"})).collect();
+    let (status, body) = stack
+        .post("/api/v1/jobs/batch", json!({ "jobs": too_many }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["details"]["field"], "jobs");
+    assert_eq!(stack.job_count().await, before);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn list_filters_and_pages_newest_first() {
+    let stack = Stack::api_only().await;
+    for i in 0..7 {
+        let queue = if i % 2 == 0 { "even" } else { "odd" };
+        stack
+            .submit(json!({"kind": "noop", "queue": queue, "name": format!("report-{i}")}))
+            .await;
+    }
+    stack
+        .submit(json!({"kind": "sleep", "payload": {"ms": 1}, "name": "other"}))
+        .await;
+    let (_, page1) = stack.get("/api/v1/jobs?limit=3&kind=noop").await;
+    let names: Vec<&str> = page1["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter_map(|j| j["name"].as_str())
+        .collect();
+    assert_eq!(names, ["report-6", "report-5", "report-4"]);
+    let cursor = page1["next_cursor"].as_str().expect("cursor");
+    let (_, page2) = stack
+        .get(&format!("/api/v1/jobs?limit=3&kind=noop&cursor={cursor}"))
+        .await;
+    assert_eq!(page2["jobs"][0]["name"], "report-3");
+    let (_, page3) = stack
+        .get(&format!(
+            "/api/v1/jobs?limit=3&kind=noop&cursor={}",
+            page2["next_cursor"].as_str().expect("cursor")
+        ))
+        .await;
+    assert_eq!(page3["jobs"].as_array().map(Vec::len), Some(1));
+    assert!(page3["next_cursor"].is_null());
+
+    let (_, odd) = stack.get("/api/v1/jobs?queue=odd").await;
+    assert_eq!(odd["jobs"].as_array().map(Vec::len), Some(3));
+    let (_, named) = stack.get("/api/v1/jobs?name=PORT-5").await;
+    assert_eq!(named["jobs"].as_array().map(Vec::len), Some(1));
+    let (_, queued) = stack.get("/api/v1/jobs?status=queued&limit=100").await;
+    assert_eq!(queued["jobs"].as_array().map(Vec::len), Some(8));
+
+    let (_, queues) = stack.get("/api/v1/queues").await;
+    let even = queues["queues"]
+        .as_array()
+        .expect("queues")
+        .iter()
+        .find(|q| q["queue"] == "even")
+        .cloned()
+        .expect("even queue");
+    assert_eq!(even["queued"], 4);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_paused_queue_keeps_its_jobs_until_resumed() {
+    let stack = Stack::start().await;
+    let (status, paused) = stack.post("/api/v1/queues/default/pause", json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{paused}");
+    assert_eq!(paused["paused"], true);
+    let job = stack.submit(json!({"kind": "noop"})).await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(stack.job(&id_of(&job)).await["status"], "queued");
+    let (_, queues) = stack.get("/api/v1/queues").await;
+    assert_eq!(queues["queues"][0]["queue"], "default");
+    assert_eq!(queues["queues"][0]["paused"], true);
+    assert_eq!(queues["queues"][0]["queued"], 1);
+
+    let (status, resumed) = stack.post("/api/v1/queues/default/resume", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(resumed["paused"], false);
+    stack.wait_for_status(&id_of(&job), "succeeded", WAIT).await;
+    let (status, error) = stack
+        .post("/api/v1/queues/bad%20name/pause", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["error"]["details"]["field"], "name");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn the_list_sorts_by_priority_across_pages() {
+    let stack = Stack::api_only().await;
+    for (i, p) in [3, 9, 1, 9, 5, 3, 7].iter().enumerate() {
+        stack
+            .submit(json!({"kind": "noop", "priority": p, "name": format!("j{i}")}))
+            .await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = stack
+            .get(&format!(
+                "/api/v1/jobs?sort=priority&limit=3&cursor={cursor}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for job in page["jobs"].as_array().expect("jobs") {
+            seen.push(format!(
+                "{}:{}",
+                job["priority"],
+                job["name"].as_str().unwrap_or("")
+            ));
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        ["9:j3", "9:j1", "7:j6", "5:j4", "3:j5", "3:j0", "1:j2"]
+    );
+    let (status, error) = stack.get("/api/v1/jobs?sort=size").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["error"]["details"]["field"], "sort");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn bulk_actions_apply_to_ids_or_a_filter_and_skip_what_does_not_fit() {
+    let stack = Stack::api_only().await;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        let queue = if i < 4 { "bulk" } else { "other" };
+        ids.push(id_of(
+            &stack.submit(json!({"kind": "noop", "queue": queue})).await,
+        ));
+    }
+    // Cancel everything in the `bulk` queue by filter.
+    let (status, result) = stack
+        .post(
+            "/api/v1/jobs/bulk",
+            json!({"action": "cancel", "filter": {"queue": "bulk"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(
+        result,
+        json!({"matched": 4, "changed": 4, "skipped": 0, "more": false})
+    );
+    // Retry two of them and one queued job (skipped: it is not finished).
+    let (_, result) = stack
+        .post(
+            "/api/v1/jobs/bulk",
+            json!({"action": "retry", "ids": [ids[0], ids[1], ids[4]]}),
+        )
+        .await;
+    assert_eq!(result["changed"], 2);
+    assert_eq!(result["skipped"], 1);
+    assert_eq!(stack.job(&ids[0]).await["status"], "queued");
+    // Delete the finished ones among all.
+    let (_, result) = stack
+        .post("/api/v1/jobs/bulk", json!({"action": "delete", "ids": ids}))
+        .await;
+    assert_eq!(result["changed"], 2, "{result}");
+    assert_eq!(stack.job_count().await, 4);
+    let (status, _) = stack.get(&format!("/api/v1/jobs/{}", ids[2])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, error) = stack
+        .post("/api/v1/jobs/bulk", json!({"action": "retry"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["error"]["details"]["field"], "ids");
+
+    // DELETE one: a queued job is refused, a cancelled one goes.
+    let (status, _) = stack.delete(&format!("/api/v1/jobs/{}", ids[4])).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    stack
+        .post(&format!("/api/v1/jobs/{}/cancel", ids[4]), json!({}))
+        .await;
+    let (status, _) = stack.delete(&format!("/api/v1/jobs/{}", ids[4])).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, stats) = stack.get("/api/v1/stats").await;
+    assert_eq!(stats["total"], 3, "{stats}");
+    stack.stop().await;
+}

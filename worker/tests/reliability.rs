@@ -1,0 +1,406 @@
+//! Failures that must lose no job and run none twice: a worker killed with
+//! SIGKILL, a stale worker writing late, Redis losing its data or going away,
+//! Postgres going away, and the housekeeping leader dying.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{id_of, Stack};
+use conveyor_shared::db::{claims, housekeeping};
+use conveyor_shared::model::{AttemptOutcome, JobStatus};
+use conveyor_shared::testing::Proxy;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(30);
+/// Short ticks so recovery is quick in tests.
+const FAST: [(&str, &str); 2] = [
+    ("HOUSEKEEPING_INTERVAL_MS", "100"),
+    ("RECONCILE_INTERVAL_SECS", "1"),
+];
+
+fn sigkill(child: &tokio::process::Child) {
+    let pid = child.id().expect("running") as i32;
+    kill(Pid::from_raw(pid), Signal::SIGKILL).expect("SIGKILL");
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_killed_workers_job_runs_again_after_its_lease_expires() {
+    let mut stack = Stack::api_only().await;
+    let mut doomed = stack.spawn_worker_process(&FAST);
+    let job = stack
+        .submit(json!({"kind": "shell", "max_attempts": 1,
+                       "payload": {"argv": ["sh", "-c", "sleep 1; echo done"]}}))
+        .await;
+    let id = id_of(&job);
+    let running = stack.wait_for_status(&id, "running", WAIT).await;
+    let doomed_id = running["lease_owner"].as_str().expect("owner").to_owned();
+    sigkill(&doomed);
+    let _ = doomed.wait().await;
+    stack.add_worker(&FAST).await;
+    let done = stack.wait_for_status(&id, "succeeded", WAIT).await;
+    let attempts = done["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 2, "{done:#}");
+    assert_eq!(attempts[0]["outcome"], "lost");
+    assert_eq!(attempts[0]["worker_id"], doomed_id.as_str());
+    assert!(attempts[0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains(&doomed_id));
+    assert_eq!(attempts[1]["outcome"], "succeeded");
+    assert_ne!(attempts[1]["worker_id"], doomed_id.as_str());
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_newer_attempt() {
+    let stack = Stack::api_only().await;
+    let pool = &stack.env.pool;
+    let job = stack.submit(json!({"kind": "noop"})).await;
+    let id = uuid::Uuid::parse_str(&id_of(&job)).expect("uuid");
+    let first = claims::claim(pool, &[id], "worker-a", 30_000)
+        .await
+        .expect("claim");
+    assert_eq!(first[0].attempt, 1);
+    // Worker A goes silent; its lease runs out and the leader reclaims the job.
+    sqlx::query("update jobs set lease_expires_at = now() - interval '1 second' where id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .expect("expire");
+    let epoch = housekeeping::take_epoch(pool, "leader")
+        .await
+        .expect("epoch");
+    let reclaimed = housekeeping::reclaim_expired(pool, epoch, 10)
+        .await
+        .expect("reclaim");
+    assert_eq!(reclaimed.len(), 1);
+    let second = claims::claim(pool, &[id], "worker-b", 30_000)
+        .await
+        .expect("claim");
+    assert_eq!(second[0].attempt, 2);
+
+    let outcome = |attempt: i32, error: &str| claims::Finish {
+        id,
+        attempt,
+        outcome: AttemptOutcome::Failed,
+        status: JobStatus::Dead,
+        run_at: None,
+        error: Some(error.into()),
+        result: None,
+        output: None,
+        finished_at: chrono::Utc::now(),
+    };
+    // A wakes up and reports attempt 1: refused.
+    let refused = claims::finish(pool, &[outcome(1, "stale")])
+        .await
+        .expect("finish");
+    assert!(refused.is_empty());
+    // B reports attempt 2: accepted.
+    let mut ok = outcome(2, "");
+    ok.outcome = AttemptOutcome::Succeeded;
+    ok.status = JobStatus::Succeeded;
+    ok.error = None;
+    let accepted = claims::finish(pool, &[ok]).await.expect("finish");
+    assert_eq!(accepted, vec![id]);
+    let after = stack.job(&id.to_string()).await;
+    assert_eq!(after["status"], "succeeded");
+    assert_eq!(after["attempts"][0]["outcome"], "lost");
+    assert_eq!(after["attempts"][1]["outcome"], "succeeded");
+    // A deposed leader cannot reclaim any more: its epoch is stale.
+    let newer = housekeeping::take_epoch(pool, "other")
+        .await
+        .expect("epoch");
+    assert!(newer > epoch);
+    assert!(!housekeeping::holds_epoch(pool, epoch).await.expect("holds"));
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn workers_are_listed_with_their_running_jobs_and_a_dead_one_leaves_the_list() {
+    let stack = Stack::api_only().await;
+    let mut a = stack.spawn_worker_process(&[
+        ("WORKER_CONCURRENCY", "3"),
+        ("WORKER_QUEUES", "default,mail:2"),
+    ]);
+    let job = stack
+        .submit(json!({"kind": "shell", "payload": {"argv": ["sleep", "5"]}}))
+        .await;
+    stack.wait_for_status(&id_of(&job), "running", WAIT).await;
+    let (status, body) = stack.get("/api/v1/workers").await;
+    assert_eq!(status, StatusCode::OK);
+    let workers = body["workers"].as_array().expect("workers").clone();
+    assert_eq!(workers.len(), 1, "{body:#}");
+    let w = &workers[0];
+    assert_eq!(w["pid"], a.id().expect("pid"));
+    assert_eq!(w["concurrency"], 3);
+    assert_eq!(
+        w["queues"],
+        json!([{"name": "default", "weight": 1}, {"name": "mail", "weight": 2}])
+    );
+    assert!(w["host"].as_str().is_some_and(|h| !h.is_empty()));
+    assert!(w["started_at"].is_string() && w["last_seen_at"].is_string());
+    assert_eq!(w["running"][0]["id"], job["id"]);
+
+    sigkill(&a);
+    let _ = a.wait().await;
+    wait_until("the dead worker to leave the list", || async {
+        let (_, body) = stack.get("/api/v1/workers").await;
+        body["workers"].as_array().is_some_and(Vec::is_empty)
+    })
+    .await;
+    let (_, cancelled) = stack
+        .post(&format!("/api/v1/jobs/{}/cancel", id_of(&job)), json!({}))
+        .await;
+    assert_eq!(cancelled["status"], "cancelled");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn when_the_housekeeping_leader_dies_another_worker_takes_over() {
+    let stack = Stack::api_only().await;
+    let mut a = stack.spawn_worker_process(&FAST);
+    let mut b = stack.spawn_worker_process(&FAST);
+    let leader = || async {
+        sqlx::query_as::<_, (i64, Option<String>)>("select epoch, holder from housekeeping_leader")
+            .fetch_one(&stack.env.pool)
+            .await
+            .expect("leader")
+    };
+    wait_until("a leader", || async { leader().await.1.is_some() }).await;
+    let (epoch, holder) = leader().await;
+    let holder = holder.expect("holder");
+    let pid_of = |h: &str| {
+        h.split('-')
+            .rev()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok())
+    };
+    let (victim, survivor) = if pid_of(&holder) == a.id() {
+        (&mut a, &mut b)
+    } else {
+        (&mut b, &mut a)
+    };
+    sigkill(victim);
+    let _ = victim.wait().await;
+    let started = Instant::now();
+    wait_until("a new leader", || async { leader().await.0 > epoch }).await;
+    let (_, new_holder) = leader().await;
+    assert_ne!(new_holder.as_deref(), Some(holder.as_str()));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "takeover took {:?}",
+        started.elapsed()
+    );
+    // The new leader does the work: a delayed job is promoted and runs.
+    let job = stack.submit(json!({"kind": "noop", "delay_ms": 200})).await;
+    stack.wait_for_status(&id_of(&job), "succeeded", WAIT).await;
+    let _ = survivor.start_kill();
+    let _ = survivor.wait().await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn after_redis_loses_its_data_every_job_still_runs() {
+    let mut stack = Stack::api_only().await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let delay = if i % 2 == 0 { 0 } else { 300 };
+        ids.push(id_of(
+            &stack
+                .submit(json!({"kind": "noop", "delay_ms": delay}))
+                .await,
+        ));
+    }
+    stack.env.flush_redis().await;
+    stack.add_worker(&FAST).await;
+    for id in &ids {
+        stack.wait_for_status(id, "succeeded", WAIT).await;
+    }
+    // Again, with the worker running and the sentinel in place.
+    let later: Vec<String> = {
+        let mut v = Vec::new();
+        for _ in 0..5 {
+            v.push(id_of(
+                &stack.submit(json!({"kind": "noop", "delay_ms": 500})).await,
+            ));
+        }
+        v
+    };
+    stack.env.flush_redis().await;
+    for id in &later {
+        let done = stack.wait_for_status(id, "succeeded", WAIT).await;
+        assert_eq!(done["attempt"], 1);
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn with_redis_down_the_api_accepts_jobs_and_they_run_when_it_returns() {
+    let env_probe = conveyor_shared::testing::TestEnv::new().await;
+    let redis = Proxy::start(env_probe.redis_addr()).await;
+    env_probe.cleanup().await;
+    redis.cut();
+    let redis_url = redis.url_for("redis://127.0.0.1:6379");
+    let mut stack = Stack::api_with(&[("REDIS_URL", redis_url.as_str())]).await;
+    let (status, ready) = stack.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(ready["status"], "degraded");
+    assert!(ready["redis"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("error"));
+    let early = stack.submit(json!({"kind": "noop"})).await;
+    let (status, listed) = stack.get("/api/v1/jobs").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed["jobs"][0]["id"], early["id"]);
+    // Redis returns (empty): the job submitted meanwhile runs.
+    redis.restore();
+    stack
+        .add_worker(&[("REDIS_URL", redis_url.as_str()), FAST[0], FAST[1]])
+        .await;
+    stack
+        .wait_for_status(&id_of(&early), "succeeded", WAIT)
+        .await;
+    // Redis goes away under a running worker: it waits, without crashing.
+    redis.cut();
+    let job = stack.submit(json!({"kind": "noop"})).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(stack.job(&id_of(&job)).await["status"], "queued");
+    redis.restore();
+    stack.wait_for_status(&id_of(&job), "succeeded", WAIT).await;
+    let (_, ready) = stack.get("/readyz").await;
+    assert_eq!(ready["status"], "ready");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn with_postgres_down_the_api_answers_503_and_workers_keep_their_outcomes() {
+    let mut stack = Stack::api_only().await;
+    let pg = Proxy::start(stack.env.postgres_addr()).await;
+    let pg_url = pg.url_for(&stack.env.database_url);
+    stack.add_worker(&[("DATABASE_URL", pg_url.as_str())]).await;
+    let job = stack
+        .submit(
+            json!({"kind": "shell", "payload": {"argv": ["sh", "-c", "sleep 1; echo survived"]}}),
+        )
+        .await;
+    let id = id_of(&job);
+    stack.wait_for_status(&id, "running", WAIT).await;
+    pg.cut();
+    // The job finishes while its worker cannot reach Postgres.
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    assert_eq!(stack.job(&id).await["status"], "running");
+    pg.restore();
+    let done = stack.wait_for_status(&id, "succeeded", WAIT).await;
+    assert_eq!(done["attempt"], 1);
+    assert!(done["attempts"][0]["output"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("survived"));
+
+    // An api whose Postgres is gone answers 503 with a clear error.
+    let api_pg = Proxy::start(stack.env.postgres_addr()).await;
+    let api_url = api_pg.url_for(&stack.env.database_url);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let api = tokio::spawn(conveyor_api::run(
+        stack.env.api_config(&[("DATABASE_URL", api_url.as_str())]),
+        listener,
+        stop.clone(),
+    ));
+    wait_until("the second api", || async {
+        stack
+            .http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok()
+    })
+    .await;
+    api_pg.cut();
+    let response = stack
+        .http
+        .post(format!("{base}/api/v1/jobs"))
+        .json(&json!({"kind": "noop"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unavailable");
+    let ready = stack
+        .http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    api_pg.restore();
+    wait_until("the api to recover", || async {
+        stack
+            .http
+            .get(format!("{base}/api/v1/jobs"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+    stop.cancel();
+    let _ = api.await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn finished_jobs_are_deleted_after_their_retention_age() {
+    let mut stack = Stack::api_only().await;
+    let pool = stack.env.pool.clone();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(id_of(&stack.submit(json!({"kind": "noop"})).await));
+    }
+    let age = |status: &'static str, days: i32, id: String| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query(
+                "update jobs set status = $2::job_status, attempt = 1,
+                        finished_at = now() - $3 * interval '1 day' where id = $1::uuid",
+            )
+            .bind(id)
+            .bind(status)
+            .bind(days)
+            .execute(&pool)
+            .await
+            .expect("age");
+        }
+    };
+    age("succeeded", 8, ids[0].clone()).await; // past 7 days: deleted
+    age("succeeded", 2, ids[1].clone()).await; // recent: kept
+    age("dead", 8, ids[2].clone()).await; // dead are kept 30 days
+    age("dead", 31, ids[3].clone()).await; // deleted
+    stack.add_worker(&FAST).await;
+    wait_until("retention", || async { stack.job_count().await == 2 }).await;
+    let (status, _) = stack.get(&format!("/api/v1/jobs/{}", ids[0])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(stack.job(&ids[1]).await["status"], "succeeded");
+    assert_eq!(stack.job(&ids[2]).await["status"], "dead");
+    stack.stop().await;
+}
