@@ -32,6 +32,15 @@ pub enum ApiError {
         path: String,
         status: StatusCode,
     },
+    /// No token, or not a valid one (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The token's scope is too small for this request (403).
+    #[error("this needs a token of scope {needed}; yours is {held}")]
+    Forbidden {
+        needed: conveyor_shared::auth::Scope,
+        held: conveyor_shared::auth::Scope,
+    },
     /// The request contradicts the current state (409).
     #[error("{message}")]
     Conflict {
@@ -99,6 +108,12 @@ impl ApiError {
                     "no_route"
                 },
                 Value::Null,
+            ),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", Value::Null),
+            ApiError::Forbidden { needed, held } => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                json!({ "needed_scope": needed, "scope": held }),
             ),
             ApiError::Conflict { details, .. } => (
                 StatusCode::CONFLICT,
@@ -176,7 +191,14 @@ impl IntoResponse for ApiError {
         }
         let message = self.to_string();
         let body = json!({ "error": { "code": code, "message": message, "details": details } });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"conveyor\""),
+            );
+        }
+        response
     }
 }
 
@@ -191,7 +213,8 @@ pub struct ErrorDetail {
     /// Stable machine-readable code, e.g. `validation_failed`.
     pub code: String,
     pub message: String,
-    /// For validation errors, `{"field": "..."}` naming the offending field.
-    #[schema(value_type = Object)]
+    /// For validation errors, `{"field": "..."}` naming the offending field;
+    /// null when there is nothing to add.
+    #[schema(value_type = Option<Object>)]
     pub details: Value,
 }

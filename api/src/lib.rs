@@ -2,9 +2,12 @@
 //! health checks, the OpenAPI document with Swagger UI, and the dashboard.
 //! Holds no state of its own; run as many copies as you like.
 
+mod auth;
+pub mod cli;
 mod dashboard;
 mod error;
 mod extract;
+mod metrics;
 mod openapi;
 mod routes;
 mod state;
@@ -15,13 +18,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, Method};
 use axum::Router;
 use conveyor_shared::clock::Clock;
-use conveyor_shared::config::ApiConfig;
+use conveyor_shared::config::{ApiConfig, CorsOrigins};
 use conveyor_shared::db;
 use conveyor_shared::queue::RedisQueue;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
@@ -43,8 +48,14 @@ pub async fn run(
     let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 32)?;
     if let Err(e) = queue.ping().await {
         // Jobs are accepted into Postgres and reach Redis when it returns.
-        tracing::warn!(error = %format!("{e:#}"), redis = %config.common.redis_url,
+        tracing::warn!(error = %format!("{e:#}"), redis = %conveyor_shared::secrets::redact_url(&config.common.redis_url),
                        "Redis is unreachable; starting degraded");
+    }
+    if config.auth_disabled {
+        tracing::warn!(
+            "AUTH_DISABLED is set: anyone who can reach this port has admin rights; \
+             use it only for local experiments"
+        );
     }
     let state = AppState::new(config, pool, queue, Clock::system());
     let relay = tokio::spawn(ws::relay(state.clone(), shutdown.clone()));
@@ -66,12 +77,51 @@ pub async fn run(
 /// Every route, with the layers they share.
 pub fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.config.max_body_bytes;
+    let api = routes::api_v1().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        auth::authenticate,
+    ));
+    let cors = cors_layer(state.config.cors_origins.as_ref());
     Router::new()
-        .nest("/api/v1", routes::api_v1())
+        .nest("/api/v1", api)
         .merge(routes::health::router())
+        .merge(metrics::router())
         .merge(openapi::router())
         .merge(dashboard::router(&state.config.frontend_dir))
+        .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
+        .layer(cors)
         .with_state(state)
+}
+
+/// CORS for other origins' pages (off unless `CORS_ORIGINS` is set). Browsers
+/// on those origins send tokens in `Authorization`; the session cookie is
+/// SameSite=Strict and never crosses sites.
+fn cors_layer(
+    origins: Option<&CorsOrigins>,
+) -> tower::util::Either<CorsLayer, tower::layer::util::Identity> {
+    let Some(origins) = origins else {
+        return tower::util::Either::Right(tower::layer::util::Identity::new());
+    };
+    let allow = match origins {
+        CorsOrigins::Any => AllowOrigin::any(),
+        CorsOrigins::List(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|o| axum::http::HeaderValue::from_str(o).ok()),
+        ),
+    };
+    tower::util::Either::Left(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(600)),
+    )
 }

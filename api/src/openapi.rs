@@ -7,7 +7,9 @@ use axum::{Json, Router};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::routes::{definitions, health, jobs, queues, schedules, workers, workflows};
+use crate::routes::{
+    definitions, health, jobs, queues, schedules, session, tokens, webhooks, workers, workflows,
+};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -25,7 +27,12 @@ use crate::state::AppState;
         workflows::create, workflows::list, workflows::show, workflows::remove, workflows::add_node,
         workflows::remove_node, workflows::add_edge, workflows::remove_edge, workflows::start,
         workflows::runs, workflows::show_run, workflows::retry_run, workflows::cancel_run, health::healthz, health::readyz,
+        session::show, session::sign_in, session::sign_out, tokens::list, tokens::create, tokens::revoke,
+        webhooks::create, webhooks::list, webhooks::show, webhooks::update, webhooks::remove,
+        webhooks::rotate_secret, webhooks::test, webhooks::deliveries, webhooks::show_delivery, webhooks::redeliver,
     ),
+    modifiers(&Security, &CommonErrors),
+    security(("bearer" = []), ("session_cookie" = [])),
     components(schemas(
         conveyor_shared::model::JobSpec,
         conveyor_shared::events::StatusEvent,
@@ -39,9 +46,103 @@ use crate::state::AppState;
         (name = "workflows", description = "DAGs of jobs and their runs"),
         (name = "workers", description = "Live workers"),
         (name = "health", description = "Liveness and readiness"),
+        (name = "session", description = "Dashboard sign-in with a session cookie"),
+        (name = "tokens", description = "API tokens and their scopes (admin)"),
+        (name = "webhooks", description = "Signed HTTP deliveries of job and workflow run events, with their log"),
     )
 )]
 pub struct ApiDoc;
+
+/// Declares how callers authenticate: a bearer token, or the dashboard's
+/// session cookie.
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token: `Authorization: Bearer cvr_…`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+/// Answers every route under `/api/v1` can give whatever it does: no or a
+/// wrong token (401), too small a scope (403), the database away (503), an
+/// unreadable query or path (400, 422), and for bodies the size and type
+/// limits (413, 415); routes with an id in the path add 404. Each operation
+/// documents its own further answers (201, 409, …).
+struct CommonErrors;
+
+impl utoipa::Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
+                continue;
+            }
+            let has_id = path.contains('{');
+            let operations = [
+                (&mut item.get, false),
+                (&mut item.delete, false),
+                (&mut item.post, true),
+                (&mut item.put, true),
+                (&mut item.patch, true),
+            ];
+            for (operation, takes_body) in operations {
+                let Some(operation) = operation.as_mut() else {
+                    continue;
+                };
+                let mut add = vec![
+                    ("400", "The request is malformed"),
+                    ("401", "No token, or not a valid one"),
+                    ("403", "The token's scope does not allow this"),
+                    ("422", "A field or parameter is invalid"),
+                    ("503", "The database is unavailable"),
+                ];
+                if takes_body {
+                    add.push(("413", "The body is larger than MAX_BODY_BYTES"));
+                    add.push(("415", "The body is not application/json"));
+                }
+                if has_id {
+                    add.push(("404", "No such resource"));
+                }
+                for (code, description) in add {
+                    operation
+                        .responses
+                        .responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| error(description).into());
+                }
+            }
+        }
+    }
+}
 
 pub fn router() -> Router<Arc<AppState>> {
     let doc = ApiDoc::openapi();

@@ -22,7 +22,7 @@ use std::time::Duration;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use conveyor_shared::events::StatusEvent;
 use futures::StreamExt;
 use serde::Deserialize;
@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 use uuid::Uuid;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Forwards Redis status events to the broadcast channel until `shutdown`,
@@ -88,6 +89,11 @@ struct Filter {
 }
 
 impl Filter {
+    /// How many subscriptions this is (limited by `MAX_WS_SUBSCRIPTIONS`).
+    fn len(&self) -> usize {
+        self.queues.len() + self.jobs.len() + self.runs.len()
+    }
+
     fn is_all(&self) -> bool {
         self.queues.is_empty() && self.jobs.is_empty() && self.runs.is_empty()
     }
@@ -153,10 +159,23 @@ pub async fn handler(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let limit = state.config.max_ws_subscriptions;
     let filter = match query {
         Ok(Query(pairs)) => Filter::from_query(&pairs),
         Err(e) => Err(e.body_text()),
     };
+    if let Ok(f) = &filter {
+        if f.len() > limit {
+            return ApiError::field(
+                "query",
+                format!(
+                    "{} subscriptions is more than the limit of {limit}",
+                    f.len()
+                ),
+            )
+            .into_response();
+        }
+    }
     ws.on_upgrade(move |socket| serve(socket, state, filter))
 }
 
@@ -199,7 +218,7 @@ async fn serve(mut socket: WebSocket, state: Arc<AppState>, filter: Result<Filte
                 Some(Ok(Message::Text(text))) => {
                     match serde_json::from_str::<ClientMessage>(text.as_str()) {
                         Ok(ClientMessage::Subscribe { all, queues, jobs, runs }) => {
-                            filter = if all {
+                            let wanted = if all {
                                 Filter::default()
                             } else {
                                 Filter {
@@ -208,7 +227,16 @@ async fn serve(mut socket: WebSocket, state: Arc<AppState>, filter: Result<Filte
                                     runs: runs.into_iter().collect(),
                                 }
                             };
-                            if send_json(&mut socket, subscribed(&filter)).await.is_err() {
+                            let limit = state.config.max_ws_subscriptions;
+                            let reply = if wanted.len() > limit {
+                                // Refused whole; the previous subscription stays.
+                                json!({"type": "error", "code": "too_many_subscriptions", "limit": limit,
+                                       "message": format!("{} subscriptions is more than the limit of {limit}", wanted.len())})
+                            } else {
+                                filter = wanted;
+                                subscribed(&filter)
+                            };
+                            if send_json(&mut socket, reply).await.is_err() {
                                 return;
                             }
                         }

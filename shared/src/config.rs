@@ -100,6 +100,9 @@ pub struct CommonConfig {
     pub db_max_connections: u32,
     /// How long start-up waits for Postgres and Redis to become reachable.
     pub startup_timeout: Duration,
+    /// `METRICS_TOKEN`: when set, `/metrics` (api and worker) answers only
+    /// requests with `Authorization: Bearer <token>`. A secret: never log it.
+    pub metrics_token: Option<String>,
 }
 
 impl CommonConfig {
@@ -110,7 +113,7 @@ impl CommonConfig {
         if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
             return Err(ConfigError {
                 var: "DATABASE_URL",
-                value: database_url,
+                value: crate::secrets::redact_url(&database_url),
                 reason: "expected a postgres:// URL".into(),
             });
         }
@@ -120,7 +123,7 @@ impl CommonConfig {
         if !redis_url.starts_with("redis://") && !redis_url.starts_with("rediss://") {
             return Err(ConfigError {
                 var: "REDIS_URL",
-                value: redis_url,
+                value: crate::secrets::redact_url(&redis_url),
                 reason: "expected a redis:// URL".into(),
             });
         }
@@ -155,6 +158,10 @@ impl CommonConfig {
             log_format,
             db_max_connections,
             startup_timeout: Duration::from_secs(startup),
+            metrics_token: env
+                .get("METRICS_TOKEN")
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty()),
         })
     }
 }
@@ -175,6 +182,52 @@ pub struct ApiConfig {
     /// Status events buffered per api for WebSocket clients; a client
     /// further behind is told to resynchronise.
     pub ws_event_buffer: usize,
+    /// Jobs, queues and runs one WebSocket client may subscribe to.
+    pub max_ws_subscriptions: usize,
+    /// `AUTH_DISABLED=1`: every request acts as an admin (local experiments).
+    pub auth_disabled: bool,
+    /// How long a browser session lasts.
+    pub session_ttl: Duration,
+    /// Mark the session cookie `Secure` (serve over HTTPS).
+    pub cookie_secure: bool,
+    /// Origins allowed by CORS; `None` turns CORS off (the default).
+    pub cors_origins: Option<CorsOrigins>,
+}
+
+/// `CORS_ORIGINS`: `*` or a comma-separated list of origins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+fn parse_cors(env: &dyn Env) -> Result<Option<CorsOrigins>, ConfigError> {
+    let Some(raw) = env.get("CORS_ORIGINS") else {
+        return Ok(None);
+    };
+    if raw.trim() == "*" {
+        return Ok(Some(CorsOrigins::Any));
+    }
+    let mut origins = Vec::new();
+    for origin in raw.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let ok = url::Url::parse(origin).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https")
+                && u.host().is_some()
+                && u.path() == "/"
+                && !origin.ends_with('/')
+        });
+        if !ok {
+            return Err(ConfigError {
+                var: "CORS_ORIGINS",
+                value: raw.clone(),
+                reason: format!(
+                    "{origin:?} is not an origin; expected * or a list such as https://ops.example.com,http://localhost:5173"
+                ),
+            });
+        }
+        origins.push(origin.to_owned());
+    }
+    Ok((!origins.is_empty()).then_some(CorsOrigins::List(origins)))
 }
 
 impl ApiConfig {
@@ -200,6 +253,14 @@ impl ApiConfig {
             parse(env, "WS_EVENT_BUFFER", 8192usize, "a positive integer")?,
             "WS_EVENT_BUFFER",
         )?;
+        let max_ws_subscriptions = positive(
+            parse(env, "MAX_WS_SUBSCRIPTIONS", 1000usize, "a positive integer")?,
+            "MAX_WS_SUBSCRIPTIONS",
+        )?;
+        let session_hours = positive(
+            parse(env, "SESSION_TTL_HOURS", 12u64, "a number of hours")?,
+            "SESSION_TTL_HOURS",
+        )?;
         let frontend_dir = env
             .get("FRONTEND_DIR")
             .unwrap_or_else(|| "frontend/dist".into())
@@ -213,6 +274,11 @@ impl ApiConfig {
             max_page,
             frontend_dir,
             ws_event_buffer,
+            max_ws_subscriptions,
+            auth_disabled: parse_bool(env, "AUTH_DISABLED", false)?,
+            session_ttl: Duration::from_secs(session_hours * 3600),
+            cookie_secure: parse_bool(env, "SESSION_COOKIE_SECURE", false)?,
+            cors_origins: parse_cors(env)?,
         })
     }
 }
@@ -250,6 +316,69 @@ pub struct WorkerConfig {
     pub lease: Duration,
     pub heartbeat_file: Option<std::path::PathBuf>,
     pub housekeeping: HousekeepingConfig,
+    /// The webhook delivery loop (`WORKER_WEBHOOKS`, `WEBHOOK_*`).
+    pub webhooks: WebhookConfig,
+    /// Where the worker serves `/metrics` (`WORKER_METRICS_ADDR`, default
+    /// `0.0.0.0:9464`); `None` when set to `off`.
+    pub metrics_addr: Option<SocketAddr>,
+}
+
+/// Settings of a worker's webhook delivery loop. Every worker may run one;
+/// they share the due deliveries through `for update skip locked`.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Whether this worker sends webhook deliveries (`WORKER_WEBHOOKS`).
+    pub enabled: bool,
+    /// Limit of one attempt, connecting included (`WEBHOOK_TIMEOUT_SECS`).
+    pub timeout: Duration,
+    /// Attempts before a delivery fails for good (`WEBHOOK_MAX_ATTEMPTS`).
+    pub max_attempts: i32,
+    /// First retry delay; it doubles per attempt, with jitter, up to an hour
+    /// (`WEBHOOK_BACKOFF_BASE_MS`).
+    pub backoff_base: Duration,
+    /// How often the loop looks for due deliveries (`WEBHOOK_POLL_MS`).
+    pub poll_interval: Duration,
+    /// Deliveries in flight at once in this worker (`WEBHOOK_CONCURRENCY`).
+    pub concurrency: usize,
+}
+
+impl WebhookConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let range = |var: &'static str, value: u64, min: u64, max: u64| {
+            if (min..=max).contains(&value) {
+                Ok(value)
+            } else {
+                Err(ConfigError {
+                    var,
+                    value: value.to_string(),
+                    reason: format!("expected {min} to {max}"),
+                })
+            }
+        };
+        let timeout = parse(env, "WEBHOOK_TIMEOUT_SECS", 10u64, "a number of seconds")?;
+        let timeout = range("WEBHOOK_TIMEOUT_SECS", timeout, 1, 300)?;
+        let attempts = parse(env, "WEBHOOK_MAX_ATTEMPTS", 8u64, "a positive integer")?;
+        let attempts = range("WEBHOOK_MAX_ATTEMPTS", attempts, 1, 100)?;
+        let base = parse(
+            env,
+            "WEBHOOK_BACKOFF_BASE_MS",
+            10_000u64,
+            "a number of milliseconds",
+        )?;
+        let base = range("WEBHOOK_BACKOFF_BASE_MS", base, 1, 3_600_000)?;
+        let poll = parse(env, "WEBHOOK_POLL_MS", 1000u64, "a number of milliseconds")?;
+        let poll = range("WEBHOOK_POLL_MS", poll, 10, 60_000)?;
+        let concurrency = parse(env, "WEBHOOK_CONCURRENCY", 16u64, "a positive integer")?;
+        let concurrency = range("WEBHOOK_CONCURRENCY", concurrency, 1, 1000)?;
+        Ok(Self {
+            enabled: parse_bool(env, "WORKER_WEBHOOKS", true)?,
+            timeout: Duration::from_secs(timeout),
+            max_attempts: attempts as i32,
+            backoff_base: Duration::from_millis(base),
+            poll_interval: Duration::from_millis(poll),
+            concurrency: concurrency as usize,
+        })
+    }
 }
 
 /// Settings of the housekeeping loops (run by one worker at a time).
@@ -375,7 +504,23 @@ impl WorkerConfig {
             lease: Duration::from_secs(lease),
             heartbeat_file: env.get("WORKER_HEARTBEAT_FILE").map(Into::into),
             housekeeping: HousekeepingConfig::from_env(env)?,
+            webhooks: WebhookConfig::from_env(env)?,
+            metrics_addr: parse_metrics_addr(env)?,
         })
+    }
+}
+
+/// `WORKER_METRICS_ADDR`: an address to serve `/metrics` on, or `off`.
+fn parse_metrics_addr(env: &dyn Env) -> Result<Option<SocketAddr>, ConfigError> {
+    const VAR: &str = "WORKER_METRICS_ADDR";
+    match env.get(VAR).as_deref().map(str::trim) {
+        None => Ok(Some(SocketAddr::from(([0, 0, 0, 0], 9464)))),
+        Some("off") => Ok(None),
+        Some(raw) => raw.parse().map(Some).map_err(|_| ConfigError {
+            var: VAR,
+            value: raw.to_owned(),
+            reason: "expected an address such as 0.0.0.0:9464, or off".into(),
+        }),
     }
 }
 
@@ -424,6 +569,21 @@ mod tests {
         assert_eq!(config.queues.len(), 1);
         assert_eq!(config.queues[0].0.as_str(), "default");
         assert!(!config.allow_shell);
+        let api = ApiConfig::from_env(&env(&[])).expect("api defaults");
+        assert!(!api.auth_disabled, "access control is on by default");
+        assert_eq!(api.cors_origins, None, "CORS is off by default");
+        let api = ApiConfig::from_env(&env(&[(
+            "CORS_ORIGINS",
+            "https://ops.example.com, http://localhost:5173",
+        )]))
+        .expect("origins");
+        assert_eq!(
+            api.cors_origins,
+            Some(CorsOrigins::List(vec![
+                "https://ops.example.com".into(),
+                "http://localhost:5173".into()
+            ]))
+        );
     }
 
     #[test]
@@ -446,6 +606,11 @@ mod tests {
         assert!(err.to_string().starts_with("invalid WORKER_CONCURRENCY="));
         let err = WorkerConfig::from_env(&env(&[("WORKER_QUEUES", "a b")])).unwrap_err();
         assert_eq!(err.var, "WORKER_QUEUES");
+        let err =
+            ApiConfig::from_env(&env(&[("CORS_ORIGINS", "https://a.example/x")])).unwrap_err();
+        assert_eq!(err.var, "CORS_ORIGINS");
+        let err = ApiConfig::from_env(&env(&[("AUTH_DISABLED", "perhaps")])).unwrap_err();
+        assert_eq!(err.var, "AUTH_DISABLED");
         let err = ApiConfig::from_env(&env(&[("LISTEN_ADDR", "nowhere")])).unwrap_err();
         assert_eq!(err.var, "LISTEN_ADDR");
         let err = ApiConfig::from_env(&env(&[("DATABASE_URL", "mysql://x")])).unwrap_err();
@@ -483,10 +648,62 @@ mod tests {
     }
 
     #[test]
+    fn metrics_settings_have_defaults_and_name_their_variable() {
+        let config = WorkerConfig::from_env(&env(&[])).expect("defaults");
+        assert_eq!(
+            config.metrics_addr,
+            Some(SocketAddr::from(([0, 0, 0, 0], 9464)))
+        );
+        assert_eq!(config.common.metrics_token, None);
+        let config = WorkerConfig::from_env(&env(&[
+            ("WORKER_METRICS_ADDR", "127.0.0.1:9465"),
+            ("METRICS_TOKEN", "s3cret"),
+        ]))
+        .expect("metrics settings");
+        assert_eq!(
+            config.metrics_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9465)))
+        );
+        assert_eq!(config.common.metrics_token.as_deref(), Some("s3cret"));
+        let config = WorkerConfig::from_env(&env(&[("WORKER_METRICS_ADDR", "off")])).expect("off");
+        assert_eq!(config.metrics_addr, None);
+        let err = WorkerConfig::from_env(&env(&[("WORKER_METRICS_ADDR", "9464")])).unwrap_err();
+        assert_eq!(err.var, "WORKER_METRICS_ADDR");
+    }
+
+    #[test]
     fn bad_docker_settings_name_their_variable() {
         let err = WorkerConfig::from_env(&env(&[("WORKER_ALLOW_DOCKER", "maybe")])).unwrap_err();
         assert_eq!(err.var, "WORKER_ALLOW_DOCKER");
         let err = WorkerConfig::from_env(&env(&[("AWS_ENDPOINT_URL", "minio:9000")])).unwrap_err();
         assert_eq!(err.var, "AWS_ENDPOINT_URL");
+    }
+
+    #[test]
+    fn webhook_settings_have_defaults_and_name_their_variable() {
+        let config = WorkerConfig::from_env(&env(&[]))
+            .expect("defaults")
+            .webhooks;
+        assert!(config.enabled);
+        assert_eq!(config.timeout, Duration::from_secs(10));
+        assert_eq!(config.max_attempts, 8);
+        assert_eq!(config.backoff_base, Duration::from_secs(10));
+        let config = WorkerConfig::from_env(&env(&[
+            ("WORKER_WEBHOOKS", "0"),
+            ("WEBHOOK_BACKOFF_BASE_MS", "50"),
+        ]))
+        .expect("webhook settings")
+        .webhooks;
+        assert!(!config.enabled);
+        assert_eq!(config.backoff_base, Duration::from_millis(50));
+        for (var, bad) in [
+            ("WORKER_WEBHOOKS", "maybe"),
+            ("WEBHOOK_TIMEOUT_SECS", "0"),
+            ("WEBHOOK_MAX_ATTEMPTS", "many"),
+            ("WEBHOOK_BACKOFF_BASE_MS", "0"),
+        ] {
+            let err = WorkerConfig::from_env(&env(&[(var, bad)])).unwrap_err();
+            assert_eq!(err.var, var);
+        }
     }
 }

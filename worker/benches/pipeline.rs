@@ -123,7 +123,24 @@ async fn main() {
             ("FRONTEND_DIR", "/nonexistent".into()),
         ],
     );
-    let http = reqwest::Client::new();
+    // Requests carry a token, as in production: the bench measures the
+    // token check too.
+    let (_, token) = conveyor_shared::db::tokens::create(
+        &env.pool,
+        "bench",
+        conveyor_shared::auth::Scope::Admin,
+    )
+    .await
+    .expect("create a token");
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().expect("header"),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client");
     let ready = Instant::now();
     while http
         .get(format!("{base}/readyz"))

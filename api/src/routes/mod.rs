@@ -5,6 +5,9 @@ pub mod health;
 pub mod jobs;
 pub mod queues;
 pub mod schedules;
+pub mod session;
+pub mod tokens;
+pub mod webhooks;
 pub mod workers;
 pub mod workflows;
 
@@ -25,6 +28,9 @@ pub fn api_v1() -> Router<Arc<AppState>> {
         .merge(definitions::router())
         .merge(queues::router())
         .merge(schedules::router())
+        .merge(session::router())
+        .merge(tokens::router())
+        .merge(webhooks::router())
         .merge(workers::router())
         .merge(workflows::router())
         .route("/ws", get(ws::handler))

@@ -8,6 +8,8 @@ pub mod kinds;
 pub mod queues;
 pub mod schedules;
 pub mod stats;
+pub mod tokens;
+pub mod webhooks;
 pub mod workers;
 pub mod workflows;
 
@@ -65,7 +67,12 @@ async fn connect_once(url: &str, max_connections: u32) -> anyhow::Result<PgPool>
         .acquire_timeout(Duration::from_secs(3))
         .connect_with(options)
         .await
-        .with_context(|| format!("cannot connect to DATABASE_URL ({})", redact(url)))?;
+        .with_context(|| {
+            format!(
+                "cannot connect to DATABASE_URL ({})",
+                crate::secrets::redact_url(url)
+            )
+        })?;
     MIGRATOR
         .run(&pool)
         .await
@@ -123,16 +130,5 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
             .code()
             .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
         _ => false,
-    }
-}
-
-/// The URL without its password, for messages.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
     }
 }

@@ -81,6 +81,21 @@ pub enum AttemptOutcome {
     Lost,
 }
 
+impl AttemptOutcome {
+    /// The Postgres (and JSON) name, e.g. `timed_out`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Running => "running",
+            AttemptOutcome::Succeeded => "succeeded",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::TimedOut => "timed_out",
+            AttemptOutcome::Cancelled => "cancelled",
+            AttemptOutcome::Interrupted => "interrupted",
+            AttemptOutcome::Lost => "lost",
+        }
+    }
+}
+
 /// Retry backoff: the delay before attempt n+1 is drawn from
 /// `[base_ms, min(max_ms, base_ms * 2^(n-1))]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow, ToSchema)]
@@ -107,7 +122,9 @@ pub struct Job {
     pub queue: String,
     pub kind: String,
     pub name: String,
+    /// Secret values (`{"secret": "…"}`) are answered masked.
     #[schema(value_type = Object)]
+    #[serde(serialize_with = "crate::secrets::serialize_redacted")]
     pub payload: serde_json::Value,
     pub priority: i16,
     pub status: JobStatus,

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{Backoff, JobStatus, Priority, QueueName};
+use crate::secrets;
 
 /// Kinds every worker knows. Custom kinds are registered by workers at start.
 pub const BUILTIN_KINDS: [&str; 5] = ["noop", "sleep", "shell", "http", "docker"];
@@ -59,8 +60,10 @@ pub struct JobSpec {
     pub definition: Option<String>,
     /// A label for people (default: the kind).
     pub name: Option<String>,
-    /// Input for the executor; a JSON object.
+    /// Input for the executor; a JSON object. Any string in it may be given
+    /// as `{"secret": "…"}`: executors see the value, responses show it masked.
     #[schema(value_type = Option<Object>)]
+    #[serde(serialize_with = "crate::secrets::serialize_redacted_opt")]
     pub payload: Option<Value>,
     /// 0-9, higher runs first (default 5).
     pub priority: Option<i64>,
@@ -363,11 +366,11 @@ fn validate_payload(kind: &str, payload: &Value) -> Result<(), FieldError> {
             if let Some(env) = field("env") {
                 let ok = env
                     .as_object()
-                    .is_some_and(|m| m.values().all(Value::is_string));
+                    .is_some_and(|m| m.values().all(|v| secrets::reveal(v).is_some()));
                 if !ok {
                     return Err(FieldError::new(
                         "payload.env",
-                        "must be an object of string values",
+                        "must be an object of strings or {\"secret\": \"…\"} values",
                     ));
                 }
             }
@@ -404,11 +407,11 @@ fn validate_payload(kind: &str, payload: &Value) -> Result<(), FieldError> {
             if let Some(headers) = field("headers") {
                 let ok = headers
                     .as_object()
-                    .is_some_and(|m| m.values().all(Value::is_string));
+                    .is_some_and(|m| m.values().all(|v| secrets::reveal(v).is_some()));
                 if !ok {
                     return Err(FieldError::new(
                         "payload.headers",
-                        "must be an object of string values",
+                        "must be an object of strings or {\"secret\": \"…\"} values",
                     ));
                 }
             }
@@ -485,13 +488,14 @@ fn validate_docker_payload(payload: &Value) -> Result<(), FieldError> {
     }
     if let Some(env) = field("env") {
         let ok = env.as_object().is_some_and(|m| {
-            m.iter()
-                .all(|(k, v)| v.is_string() && !k.is_empty() && !k.contains(['=', '\0']))
+            m.iter().all(|(k, v)| {
+                secrets::reveal(v).is_some() && !k.is_empty() && !k.contains(['=', '\0'])
+            })
         });
         if !ok {
             return Err(FieldError::new(
                 "payload.env",
-                "must be an object of string values whose names are non-empty and hold no '='",
+                "must be an object of strings or {\"secret\": \"…\"} values whose names are non-empty and hold no '='",
             ));
         }
     }

@@ -69,6 +69,9 @@ impl Stack {
         let mut api_env = common.clone();
         api_env.push(("LISTEN_ADDR", format!("127.0.0.1:{api_port}")));
         api_env.push(("FRONTEND_DIR", "/nonexistent".into()));
+        // The chaos run tests recovery, not access control (which has its
+        // own tests); its requests go without a token.
+        api_env.push(("AUTH_DISABLED", "1".into()));
         let mut worker_env = common.clone();
         worker_env.extend([
             ("WORKER_ALLOW_SHELL", "1".into()),
@@ -76,6 +79,8 @@ impl Stack {
             ("WORKER_LEASE_SECS", LEASE_SECS.to_string()),
             ("HOUSEKEEPING_INTERVAL_MS", "500".into()),
             ("RECONCILE_INTERVAL_SECS", "2".into()),
+            // Several workers on one machine: an ephemeral metrics port each.
+            ("WORKER_METRICS_ADDR", "127.0.0.1:0".into()),
         ]);
 
         let mut stack = Stack {

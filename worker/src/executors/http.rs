@@ -60,7 +60,7 @@ impl Executor for HttpExecutor {
         let mut request = self.client.request(method, url);
         if let Some(headers) = p.get("headers").and_then(Value::as_object) {
             for (name, value) in headers {
-                if let Some(value) = value.as_str() {
+                if let Some(value) = conveyor_shared::secrets::reveal(value) {
                     request = request.header(name, value);
                 }
             }

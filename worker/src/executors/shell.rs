@@ -97,7 +97,7 @@ impl Executor for ShellExecutor {
             .env("CONVEYOR_ATTEMPT", ctx.attempt.to_string());
         if let Some(env) = ctx.payload.get("env").and_then(Value::as_object) {
             for (key, value) in env {
-                if let Some(value) = value.as_str() {
+                if let Some(value) = conveyor_shared::secrets::reveal(value) {
                     command.env(key, value);
                 }
             }

@@ -1,5 +1,5 @@
-//! Deletes finished jobs (and their attempts) past their retention age, in
-//! small batches so no statement holds locks for long.
+//! Deletes finished jobs (and their attempts) and webhook deliveries past
+//! their retention age, in small batches so no statement holds locks for long.
 
 use conveyor_shared::db::housekeeping as sql;
 use conveyor_shared::model::JobStatus;
@@ -35,7 +35,33 @@ pub(super) async fn run(worker: &Worker, fence: i64) -> anyhow::Result<()> {
             );
         }
     }
+    // Webhook deliveries (with their attempts) live as long as succeeded jobs.
+    let mut deleted = 0;
+    for _ in 0..MAX_BATCHES {
+        let n = conveyor_shared::db::webhooks::delete_old_deliveries(
+            &worker.pool,
+            fence,
+            config.keep_succeeded_days,
+            BATCH,
+        )
+        .await?;
+        deleted += n;
+        if (n as i64) < BATCH {
+            break;
+        }
+    }
+    if deleted > 0 {
+        info!(
+            deleted,
+            days = config.keep_succeeded_days,
+            "deleted old webhook deliveries"
+        );
+    }
     conveyor_shared::db::stats::prune_counters(&worker.pool).await?;
+    let expired = conveyor_shared::db::tokens::delete_expired_sessions(&worker.pool, BATCH).await?;
+    if expired > 0 {
+        info!(expired, "deleted expired dashboard sessions");
+    }
     let pruned = conveyor_shared::db::workers::prune(&worker.pool).await?;
     if pruned > 0 {
         info!(pruned, "forgot workers silent for an hour");

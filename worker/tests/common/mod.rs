@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use conveyor_shared::auth::Scope;
 use conveyor_shared::executor::Registry;
 use conveyor_shared::testing::TestEnv;
 use reqwest::StatusCode;
@@ -27,7 +28,10 @@ impl Worker {
 pub struct Stack {
     pub env: TestEnv,
     pub base: String,
+    /// Sends the admin token of [`Stack::token`] on every request.
     pub http: reqwest::Client,
+    /// An admin token created for this test.
+    pub token: String,
     pub api_stop: CancellationToken,
     pub api_task: JoinHandle<anyhow::Result<()>>,
     pub workers: Vec<Worker>,
@@ -42,6 +46,7 @@ impl Stack {
     /// The api alone, with extra settings.
     pub async fn api_with(extra: &[(&str, &str)]) -> Self {
         let env = TestEnv::new().await;
+        let token = create_token(&env, "tests", Scope::Admin).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -52,7 +57,7 @@ impl Stack {
             listener,
             api_stop.clone(),
         ));
-        let http = reqwest::Client::new();
+        let http = client_with(&token);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Ok(r) = http.get(format!("{base}/readyz")).send().await {
@@ -67,6 +72,7 @@ impl Stack {
             env,
             base,
             http,
+            token,
             api_stop,
             api_task,
             workers: Vec::new(),
@@ -190,6 +196,25 @@ impl Stack {
     }
 }
 
+/// Creates a token in the test's database and returns its secret.
+pub async fn create_token(env: &TestEnv, name: &str, scope: Scope) -> String {
+    conveyor_shared::db::tokens::create(&env.pool, name, scope)
+        .await
+        .expect("create a token")
+        .1
+}
+
+/// An HTTP client that sends `token` on every request.
+pub fn client_with(token: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let value = format!("Bearer {token}").parse().expect("header value");
+    headers.insert(reqwest::header::AUTHORIZATION, value);
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
 pub fn id_of(job: &Value) -> String {
     job["id"].as_str().expect("job id").to_owned()
 }
@@ -199,6 +224,7 @@ impl Stack {
     /// move time), served from its router without the WebSocket relay.
     pub async fn api_with_clock(clock: conveyor_shared::clock::Clock) -> Self {
         let env = TestEnv::new().await;
+        let token = create_token(&env, "tests", Scope::Admin).await;
         let config = env.api_config(&[]);
         let queue = conveyor_shared::queue::RedisQueue::new(
             &config.common.redis_url,
@@ -223,7 +249,8 @@ impl Stack {
         Self {
             env,
             base,
-            http: reqwest::Client::new(),
+            http: client_with(&token),
+            token,
             api_stop,
             api_task,
             workers: Vec::new(),

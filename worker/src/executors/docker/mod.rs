@@ -96,8 +96,9 @@ struct Payload {
     dockerfile_url: Option<String>,
     #[serde(default)]
     command: Vec<String>,
+    /// Strings or `{"secret": "…"}` values (validated at submission).
     #[serde(default)]
-    env: BTreeMap<String, String>,
+    env: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pull: Pull,
 }
@@ -298,7 +299,12 @@ impl Executor for DockerExecutor {
                 ))
             }
         };
-        let args = run_args(ctx.id, &image, &payload.env, &payload.command, payload.pull);
+        let env: BTreeMap<String, String> = payload
+            .env
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), conveyor_shared::secrets::reveal(v)?.to_owned())))
+            .collect();
+        let args = run_args(ctx.id, &image, &env, &payload.command, payload.pull);
         let ended = run_captured(self.docker(args), &ctx.cancel, Keep::Head)
             .await
             .map_err(|e| Failure::new(format!("starting docker run: {e}")))?;
