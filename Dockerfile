@@ -82,8 +82,11 @@ CMD ["conveyor-api"]
 # -------------------------------------------------------------------- worker
 FROM runtime AS worker
 COPY --from=builder /out/conveyor-worker /usr/local/bin/conveyor-worker
-ENV WORKER_HEARTBEAT_FILE=/tmp/conveyor-worker.alive
+ENV WORKER_HEARTBEAT_FILE=/tmp/conveyor-worker.alive \
+    WORKER_METRICS_ADDR=0.0.0.0:9464
 USER 10001:10001
+# /metrics (Prometheus)
+EXPOSE 9464
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["conveyor-worker", "healthcheck"]

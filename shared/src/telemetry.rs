@@ -5,7 +5,8 @@ use tracing_subscriber::{fmt, EnvFilter};
 use crate::config::LogFormat;
 
 /// Installs the global subscriber: `RUST_LOG` filters (default `info`),
-/// `LOG_FORMAT=json` writes one JSON object per line.
+/// `LOG_FORMAT=json` writes one JSON object per line, with the fields of
+/// the spans it was written in.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info,hyper=warn"));
@@ -16,7 +17,14 @@ pub fn init(format: LogFormat) {
         .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(false).try_init(),
+        // Span fields (the `job` span's job_id, queue, kind and attempt)
+        // go under "span" (the innermost span) and "spans" (all of them).
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(false)
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }

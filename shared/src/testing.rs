@@ -55,6 +55,8 @@ impl TestEnv {
             ("DATABASE_URL".into(), self.database_url.clone()),
             ("REDIS_URL".into(), self.redis_url.clone()),
             ("REDIS_PREFIX".into(), self.prefix.clone()),
+            // Worker processes of parallel tests must not share port 9464.
+            ("WORKER_METRICS_ADDR".into(), "127.0.0.1:0".into()),
         ])
     }
 

@@ -24,6 +24,9 @@ const MAX_BATCH: usize = 1_000;
 pub(crate) struct Finished {
     pub job: Job,
     pub finish: Finish,
+    /// The attempt's `job` span, so the finisher's lines about it carry
+    /// job_id, queue, kind and attempt.
+    pub span: tracing::Span,
 }
 
 /// Runs until every sender is dropped and the channel is drained. A failed
@@ -63,14 +66,19 @@ async fn write(worker: &Worker, batch: &[Finished]) {
     let now = worker.clock.now();
     let mut ops = Vec::with_capacity(batch.len() * 2 + 1);
     let mut events = Vec::with_capacity(batch.len());
-    for Finished { job, finish } in batch {
+    for Finished { job, finish, span } in batch {
+        let _in_job = span.enter();
         ops.push(QueueOp::Ack {
             queue: job.queue.clone(),
             id: job.id,
         });
-        if !updated.contains(&job.id) {
-            warn!(job_id = %job.id, attempt = finish.attempt, outcome = ?finish.outcome,
-                  "outcome refused: the job was cancelled or taken over meanwhile");
+        let accepted = updated.contains(&job.id);
+        crate::metrics::attempt_ended(job, finish, accepted);
+        if !accepted {
+            warn!(
+                outcome = finish.outcome.as_str(),
+                "outcome refused: the job was cancelled or taken over meanwhile"
+            );
             continue;
         }
         let mut after = job.clone();
@@ -82,11 +90,12 @@ async fn write(worker: &Worker, batch: &[Finished]) {
         if matches!(finish.status, JobStatus::Scheduled | JobStatus::Queued) {
             ops.push(QueueOp::enqueue(&after));
         }
-        debug!(job_id = %job.id, status = ?finish.status, "outcome recorded");
+        debug!(status = finish.status.as_str(), "outcome recorded");
         events.push(StatusEvent::of(&after, now));
     }
     for job in &released {
-        debug!(job_id = %job.id, "released: every parent succeeded");
+        debug!(job_id = %job.id, queue = %job.queue, kind = %job.kind, attempt = job.attempt,
+               "released: every parent succeeded");
         ops.push(QueueOp::enqueue(job));
     }
     events.extend(

@@ -74,7 +74,8 @@ async fn beat(worker: &Worker) -> anyhow::Result<()> {
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
         {
-            warn!(job_id = %id, ?reason, "lease no longer held; stopping the job");
+            job.span
+                .in_scope(|| warn!(?reason, "lease no longer held; stopping the job"));
             job.stop(reason);
         }
     }
@@ -107,7 +108,7 @@ pub(crate) async fn listen_for_cancels(worker: Arc<Worker>, stop: CancellationTo
                         .unwrap_or_else(|e| e.into_inner())
                         .get(&event.job_id)
                     {
-                        debug!(job_id = %event.job_id, "cancel requested");
+                        job.span.in_scope(|| debug!("cancel requested"));
                         job.stop(StopReason::Cancelled);
                     }
                 }

@@ -6,7 +6,9 @@ pub mod executors;
 mod finisher;
 mod heartbeat;
 mod housekeeping;
+mod metrics;
 mod runner;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -37,12 +39,37 @@ pub fn builtin_registry(config: &WorkerConfig) -> Registry {
 
 /// Connects, registers this worker's kinds, and runs until `shutdown` is
 /// cancelled; then stops claiming, lets running jobs finish within the grace
-/// period, hands the rest back to the queue, and returns.
+/// period, hands the rest back to the queue, and returns. Serves `/metrics`
+/// on `WORKER_METRICS_ADDR` unless that is `off`; a port that cannot be
+/// bound stops start-up at once.
 pub async fn run(
     config: WorkerConfig,
     registry: Registry,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let metrics = match config.metrics_addr {
+        Some(addr) => Some(metrics::bind(addr).await?),
+        None => None,
+    };
+    run_with_metrics(config, registry, metrics, shutdown).await
+}
+
+/// [`run`], serving `/metrics` on a listener the caller bound (`None`: no
+/// listener) instead of binding `WORKER_METRICS_ADDR`. Tests bind port 0 and
+/// read the address from the listener.
+pub async fn run_with_metrics(
+    config: WorkerConfig,
+    registry: Registry,
+    metrics: Option<tokio::net::TcpListener>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    conveyor_shared::metrics::install();
+    // Served from start-up to return, whichever way `run` returns.
+    let metrics_stop = CancellationToken::new();
+    let _stop_metrics_on_return = metrics_stop.clone().drop_guard();
+    if let Some(listener) = metrics {
+        metrics::serve(listener, config.common.metrics_token.clone(), metrics_stop)?;
+    }
     let pool = db::connect_and_migrate_within(
         &config.common.database_url,
         config.common.db_max_connections,
@@ -60,7 +87,7 @@ pub async fn run(
         if started.elapsed() + wait >= config.common.startup_timeout {
             return Err(e.context(format!(
                 "cannot reach REDIS_URL ({})",
-                config.common.redis_url
+                conveyor_shared::secrets::redact_url(&config.common.redis_url)
             )));
         }
         tracing::warn!(error = %format!("{e:#}"), "waiting for Redis");
@@ -70,8 +97,17 @@ pub async fn run(
     db::kinds::register(&pool, &registry.kinds())
         .await
         .context("registering this worker's kinds")?;
+    // Webhook deliveries stop with the claim loop; their attempts in flight
+    // finish (bounded by WEBHOOK_TIMEOUT_SECS) while running jobs drain.
+    let webhooks = webhooks::spawn(&config.webhooks, pool.clone(), shutdown.clone());
     let worker = Arc::new(Worker::new(config, registry, pool, queue, Clock::system()));
-    worker.run(shutdown).await
+    let result = worker.run(shutdown).await;
+    if let Some(webhooks) = webhooks {
+        if let Err(e) = webhooks.await {
+            tracing::warn!(error = %e, "webhook delivery loop failed");
+        }
+    }
+    result
 }
 
 /// Fires every schedule due at `clock`'s now, as the housekeeping leader

@@ -57,6 +57,8 @@ pub(crate) struct Running {
     pub queue: String,
     pub cancel: CancellationToken,
     pub reason: Arc<Mutex<Option<StopReason>>>,
+    /// The job's span: lines logged about it elsewhere carry its fields.
+    pub span: tracing::Span,
 }
 
 impl Running {
@@ -144,6 +146,7 @@ impl Worker {
         info!(worker = %self.id, concurrency = self.config.concurrency,
               queues = ?self.config.queues.iter().map(|(q, w)| format!("{q}:{w}")).collect::<Vec<_>>(),
               kinds = ?self.registry.kinds(), "worker started");
+        crate::metrics::worker_started();
         let (finish_tx, finish_rx) = mpsc::channel::<Finished>(self.config.concurrency * 4 + 64);
         let finisher = tokio::spawn(finisher::run(self.clone(), finish_rx));
         let background = CancellationToken::new();
@@ -337,10 +340,14 @@ impl Worker {
             let parents = parents.remove(&job.id).unwrap_or_default();
             let worker = self.clone();
             let finish_tx = finish_tx.clone();
-            let span = tracing::info_span!("job", job_id = %job.id, queue = %job.queue,
-                                           kind = %job.kind, attempt = job.attempt);
+            // Every line about the job carries these fields. ERROR level so
+            // the span exists whatever RUST_LOG lets through (a span's level
+            // only decides whether it is recorded, not how its lines rank).
+            let span = tracing::error_span!("job", job_id = %job.id, queue = %job.queue,
+                                            kind = %job.kind, attempt = job.attempt);
             tokio::spawn(
                 async move {
+                    let _busy = crate::metrics::BusySlot::take();
                     let finished = worker.execute(job, parents).await;
                     if finish_tx.send(finished).await.is_err() {
                         warn!("finisher is gone; outcome not recorded");
@@ -415,9 +422,11 @@ impl Worker {
                     queue: job.queue.clone(),
                     cancel: cancel.clone(),
                     reason: reason.clone(),
+                    span: tracing::Span::current(),
                 },
             );
         info!("job started");
+        crate::metrics::job_started(&job);
         let ctx = JobContext {
             id: job.id,
             queue: job.queue.clone(),
@@ -463,8 +472,14 @@ impl Worker {
             .unwrap_or_else(|e| e.into_inner())
             .remove(&job.id);
         let stopped = *reason.lock().unwrap_or_else(|e| e.into_inner());
-        let finish = self.decide(&job, outcome, stopped, started.elapsed());
-        Finished { job, finish }
+        let took = started.elapsed();
+        crate::metrics::job_ran(&job, took);
+        let finish = self.decide(&job, outcome, stopped, took);
+        Finished {
+            job,
+            finish,
+            span: tracing::Span::current(),
+        }
     }
 
     /// Where an attempt's outcome leaves the job.

@@ -169,7 +169,9 @@ pub async fn submit(
         )));
     };
     if created {
-        info!(job_id = %job.id, queue = %job.queue, kind = %job.kind, status = ?job.status, "job submitted");
+        info!(job_id = %job.id, queue = %job.queue, kind = %job.kind, attempt = job.attempt,
+              status = ?job.status, "job submitted");
+        crate::metrics::jobs_submitted([&job]);
         publish_new(&state, std::slice::from_ref(&job)).await;
         Ok((StatusCode::CREATED, Json(job)))
     } else {
@@ -220,6 +222,7 @@ pub async fn submit_batch(
         .map(|(j, _)| j.clone())
         .collect();
     info!(count = created.len(), "batch submitted");
+    crate::metrics::jobs_submitted(&created);
     publish_new(&state, &created).await;
     Ok((
         StatusCode::CREATED,

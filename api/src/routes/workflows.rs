@@ -520,6 +520,7 @@ pub async fn start(
         .collect();
     announce(&state, &started.jobs, &queued).await;
     info!(workflow = %workflow.name, run_id = %started.run_id, jobs = started.jobs.len(), "run started");
+    crate::metrics::jobs_submitted(&started.jobs);
     let run = db::get_run(&state.pool, started.run_id)
         .await?
         .ok_or_else(|| ApiError::not_found("run", started.run_id))?;

@@ -95,7 +95,7 @@ pub async fn finish<'e>(exec: impl PgExecutor<'e>, batch: &[Finish]) -> sqlx::Re
     for f in batch {
         ids.push(f.id);
         attempts.push(f.attempt);
-        outcomes.push(outcome_str(f.outcome));
+        outcomes.push(f.outcome.as_str());
         statuses.push(f.status.as_str());
         run_ats.push(f.run_at);
         errors.push(f.error.clone());
@@ -140,16 +140,4 @@ pub async fn finish<'e>(exec: impl PgExecutor<'e>, batch: &[Finish]) -> sqlx::Re
     .bind(finished)
     .fetch_all(exec)
     .await
-}
-
-fn outcome_str(outcome: AttemptOutcome) -> &'static str {
-    match outcome {
-        AttemptOutcome::Running => "running",
-        AttemptOutcome::Succeeded => "succeeded",
-        AttemptOutcome::Failed => "failed",
-        AttemptOutcome::TimedOut => "timed_out",
-        AttemptOutcome::Cancelled => "cancelled",
-        AttemptOutcome::Interrupted => "interrupted",
-        AttemptOutcome::Lost => "lost",
-    }
 }

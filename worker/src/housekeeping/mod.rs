@@ -25,6 +25,7 @@ use conveyor_shared::queue::Leadership;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::metrics;
 use crate::runner::Worker;
 
 /// The leader lease lasts this many ticks; renewed every tick.
@@ -54,6 +55,7 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
             Err(e) => {
                 if epoch.take().is_some() {
                     warn!(error = %format!("{e:#}"), "lost Redis; no longer housekeeping leader");
+                    metrics::leadership_changed(false);
                 }
                 continue;
             }
@@ -61,6 +63,7 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
         match (state, epoch) {
             (Leadership::Follower, Some(_)) => {
                 info!(worker = %worker.id, "no longer housekeeping leader");
+                metrics::leadership_changed(false);
                 epoch = None;
                 continue;
             }
@@ -69,6 +72,9 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
                 match sql::take_epoch(&worker.pool, &worker.id).await {
                     Ok(e) => {
                         info!(worker = %worker.id, epoch = e, "became housekeeping leader");
+                        if epoch.is_none() {
+                            metrics::leadership_changed(true);
+                        }
                         epoch = Some(e);
                         last_reconcile = None;
                     }
@@ -85,6 +91,7 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
             Ok(true) => {}
             Ok(false) => {
                 info!(epoch = fence, "another worker took over housekeeping");
+                metrics::leadership_changed(false);
                 epoch = None;
                 continue;
             }
@@ -123,5 +130,6 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
     if epoch.is_some() {
         let _ = worker.queue.release_leadership(&worker.id).await;
         info!(worker = %worker.id, "released housekeeping lease");
+        metrics::leadership_changed(false);
     }
 }

@@ -65,6 +65,7 @@ pub(crate) async fn fire_due(
             Ok(Fired::Jobs(jobs)) => {
                 tx.commit().await.context("committing a schedule's fire")?;
                 created += jobs.len();
+                crate::metrics::jobs_submitted(&jobs);
                 announce(queue, &jobs, now).await;
             }
             Ok(Fired::Deposed) => {
