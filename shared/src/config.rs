@@ -89,8 +89,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Settings both binaries share.
-#[derive(Debug, Clone)]
+/// Settings both binaries share. Its `Debug` masks the passwords in the
+/// URLs and the metrics token, so printing a config cannot leak them.
+#[derive(Clone)]
 pub struct CommonConfig {
     pub database_url: String,
     pub redis_url: String,
@@ -103,6 +104,26 @@ pub struct CommonConfig {
     /// `METRICS_TOKEN`: when set, `/metrics` (api and worker) answers only
     /// requests with `Authorization: Bearer <token>`. A secret: never log it.
     pub metrics_token: Option<String>,
+}
+
+impl std::fmt::Debug for CommonConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommonConfig")
+            .field(
+                "database_url",
+                &crate::secrets::redact_url(&self.database_url),
+            )
+            .field("redis_url", &crate::secrets::redact_url(&self.redis_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("log_format", &self.log_format)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("startup_timeout", &self.startup_timeout)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| crate::secrets::MASK),
+            )
+            .finish()
+    }
 }
 
 impl CommonConfig {
@@ -569,6 +590,16 @@ mod tests {
         assert_eq!(config.queues.len(), 1);
         assert_eq!(config.queues[0].0.as_str(), "default");
         assert!(!config.allow_shell);
+        let api = ApiConfig::from_env(&env(&[
+            ("DATABASE_URL", "postgres://app:pw-123@db/conveyor"),
+            ("METRICS_TOKEN", "mt-456"),
+        ]))
+        .expect("api with secrets");
+        let printed = format!("{api:?}");
+        assert!(
+            !printed.contains("pw-123") && !printed.contains("mt-456"),
+            "{printed}"
+        );
         let api = ApiConfig::from_env(&env(&[])).expect("api defaults");
         assert!(!api.auth_disabled, "access control is on by default");
         assert_eq!(api.cors_origins, None, "CORS is off by default");
