@@ -26,5 +26,7 @@ export default defineConfig({
     setupFiles: ['./src/test/setup.ts'],
     include: ['src/**/*.test.{ts,tsx}'],
     css: false,
+    // CI runs these on 2 busy cores: generous limits, so only real failures fail.
+    testTimeout: 20_000,
   },
 });

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // End-to-end tests of the dashboard in headless Chromium (Debian's chromium
 // driven by playwright-core) against a real stack that this script starts:
-// api + 2 workers from target/, a fresh database and Redis prefix.
+// api + 2 workers from target/, a fresh database and Redis prefix, an admin
+// token made with `conveyor-api token create`, and a webhook receiver on
+// 127.0.0.1. Every scenario runs signed in through the sign-in page (the
+// session cookie), except those that sign in themselves.
 //
 //   npm run e2e                       # builds target/release binaries if missing
 //   E2E_PROFILE=debug npm run e2e     # use target/debug instead
@@ -20,7 +23,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { startStack } from './stack.mjs';
-import { scenarios } from './scenarios.mjs';
+import { startReceiver } from './receiver.mjs';
+import { scenarios, setToken, signIn } from './scenarios.mjs';
 
 const frontend = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 const root = path.dirname(frontend);
@@ -44,12 +48,14 @@ for (const file of readdirSync(shots)) if (file.startsWith('failed-')) rmSync(pa
 
 let stack;
 let context;
+let receiver;
 const profileDir = mkdtempSync(path.join(os.tmpdir(), 'conveyor-e2e-chromium-'));
 let stopping = false;
 async function shutdown() {
   if (stopping) return;
   stopping = true;
   await context?.close().catch(() => {});
+  await receiver?.close().catch(() => {});
   await stack?.stop().catch((e) => log(`stopping the stack: ${e.message}`));
   rmSync(profileDir, { recursive: true, force: true });
 }
@@ -61,9 +67,9 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 }
 
 /** The generated types come from the saved openapi.json: say so when the api has moved on. */
-async function warnOnSchemaDrift(baseUrl) {
+async function warnOnSchemaDrift(baseUrl, token) {
   try {
-    const live = await fetch(`${baseUrl}/api/v1/openapi.json`).then((r) => r.json());
+    const live = await fetch(`${baseUrl}/api/v1/openapi.json`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json());
     const saved = JSON.parse(readFileSync(path.join(frontend, 'openapi.json'), 'utf8'));
     if (JSON.stringify(live) !== JSON.stringify(saved)) {
       log('note: this api\'s OpenAPI document differs from frontend/openapi.json; refresh the types with');
@@ -77,6 +83,8 @@ async function warnOnSchemaDrift(baseUrl) {
 const results = [];
 try {
   stack = await startStack({ root, frontendDir: path.join(frontend, 'dist'), logDir, log });
+  receiver = await startReceiver(log);
+  setToken(stack.token);
   context = await chromium.launchPersistentContext(profileDir, {
     executablePath,
     headless: true,
@@ -102,13 +110,18 @@ try {
     if (m.type() === 'warning') log(`browser warning: ${m.text()}`);
   });
 
-  await warnOnSchemaDrift(stack.baseUrl);
+  await warnOnSchemaDrift(stack.baseUrl, stack.token);
   const only = process.env.E2E_ONLY;
-  const ctx = { page, api: stack.baseUrl + '/api/v1', base: stack.baseUrl, shots, log };
+  const ctx = { page, context, api: stack.baseUrl + '/api/v1', base: stack.baseUrl, token: stack.token, stack, receiver, shots, log };
   for (const scenario of scenarios) {
     if (only && !scenario.name.includes(only)) continue;
     const started = Date.now();
     try {
+      // Signed in through the sign-in page, unless the scenario does it itself.
+      if (!scenario.signsIn) {
+        const cookies = await context.cookies(stack.baseUrl);
+        if (!cookies.some((c) => c.name === 'conveyor_session')) await signIn(ctx);
+      }
       await scenario.run(ctx);
       results.push({ name: scenario.name, ok: true });
       console.log(`  ✓ ${scenario.name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);

@@ -1,19 +1,44 @@
-// The end-to-end scenarios, in order. Each gets { page, api, base, shots, log }.
+// The end-to-end scenarios, in order. Each gets { page, context, api, base,
+// token, stack, receiver, shots, log }; run.mjs signs the browser in first
+// unless a scenario says `signsIn: true`.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
+import { signatureValid } from './receiver.mjs';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const tag = () => randomBytes(3).toString('hex');
 
+// The run's admin token: every direct api call of the scenarios sends it.
+let adminToken = null;
+export function setToken(token) {
+  adminToken = token;
+}
+const bearer = (token = adminToken) => (token ? { Authorization: `Bearer ${token}` } : {});
+
 async function json(url, init) {
-  const res = await fetch(url, init);
+  const res = await fetch(url, { ...init, headers: { ...bearer(), ...init?.headers } });
   const body = await res.json().catch(() => null);
   if (!res.ok) throw new Error(`${init?.method ?? 'GET'} ${url} answered ${res.status}: ${JSON.stringify(body)}`);
   return body;
 }
 
 const post = (url, body) => json(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+
+/** Signs the browser in through the sign-in page (with `token`, the run's admin token by default). */
+export async function signIn(ctx, token = ctx.token) {
+  const { page } = ctx;
+  await page.goto('/login');
+  await page.getByLabel('Api token').fill(token);
+  await page.getByTestId('sign-in').click();
+  await page.waitForURL((url) => url.pathname !== '/login');
+  await page.getByTestId('session-bar').waitFor();
+}
+
+async function signOut(page) {
+  await page.getByTestId('sign-out').click();
+  await page.waitForURL(/\/login/);
+}
 
 async function waitUntil(what, check, timeout = 20_000) {
   const deadline = Date.now() + timeout;
@@ -67,6 +92,60 @@ async function waitForBadge(page, status, timeout = 30_000) {
 const state = { failingJobId: null, definition: null };
 
 export const scenarios = [
+  {
+    name: 'the sign-in page rejects a wrong token and accepts the right one',
+    signsIn: true,
+    async run(ctx) {
+      const { page, context, api, base } = ctx;
+      await context.clearCookies();
+      // Without a session the api says 401, and the dashboard asks to sign in.
+      assert((await fetch(`${api}/jobs`)).status === 401, 'the api answered a call without a token');
+      // The live feed waits for a session instead of knocking on a closed door.
+      const sockets = [];
+      const onSocket = (ws) => sockets.push(ws.url());
+      page.on('websocket', onSocket);
+      await page.goto('/jobs?status=dead');
+      await page.waitForURL(/\/login\?next=/);
+      assert(new URL(page.url()).searchParams.get('next') === '/jobs?status=dead', `next is ${page.url()}`);
+      const field = page.getByLabel('Api token');
+      assert((await field.getAttribute('type')) === 'password', 'the token field is not a password field');
+      await shot(ctx, 'login');
+      await field.fill('cvr_not_a_real_token');
+      await page.getByTestId('sign-in').click();
+      await page.getByTestId('login-error').filter({ hasText: 'That token is not valid' }).waitFor();
+      assert(new URL(page.url()).pathname === '/login', 'a wrong token left the sign-in page');
+      await shot(ctx, 'login-rejected');
+      assert(sockets.length === 0, `the page opened ${sockets.length} live sockets before signing in`);
+      await field.fill(ctx.token);
+      await page.getByTestId('sign-in').click();
+      // Back where it was heading.
+      await page.waitForURL(`${base}/jobs?status=dead`);
+      await page.getByTestId('session-name').filter({ hasText: 'e2e' }).waitFor();
+      await page.locator('[data-testid="session-scope"][data-scope="admin"]').waitFor();
+      await page.getByRole('heading', { name: 'Jobs', exact: true }).waitFor();
+      // Signed in, the live feed connects (the cookie rides on the upgrade).
+      await page.locator('[data-testid="live-indicator"][data-state="live"]').waitFor();
+      page.off('websocket', onSocket);
+      assert(sockets.length >= 1, 'no live socket after signing in');
+    },
+  },
+  {
+    name: 'the session cookie is HttpOnly and SameSite=Strict',
+    async run(ctx) {
+      const { page, context, base } = ctx;
+      await page.goto('/');
+      const visible = await page.evaluate(() => document.cookie);
+      assert(!visible.includes('conveyor_session'), `document.cookie shows the session: ${visible}`);
+      const cookie = (await context.cookies(base)).find((c) => c.name === 'conveyor_session');
+      assert(cookie, 'no conveyor_session cookie');
+      assert(cookie.httpOnly === true, `httpOnly is ${cookie.httpOnly}`);
+      assert(cookie.sameSite === 'Strict', `sameSite is ${cookie.sameSite}`);
+      assert(cookie.path === '/', `path is ${cookie.path}`);
+      // The page's own calls carry it; the answer names the token, not its secret.
+      const session = await page.evaluate(() => fetch('/api/v1/session').then((r) => r.json()));
+      assert(session.auth === 'cookie' && session.name === 'e2e' && session.scope === 'admin', `the session is ${JSON.stringify(session)}`);
+    },
+  },
   {
     name: 'live indicator connects',
     async run({ page }) {
@@ -512,7 +591,7 @@ export const scenarios = [
         jobs: [1, 2, 3, 4, 5].map((i) => ({ kind: 'shell', name: `${name}-${i}`, max_attempts: 1, payload: { argv: ['false'] } })),
       });
       for (const j of jobs) await waitForStatus(api, j.id, 'dead');
-      const gone = async (id) => (await fetch(`${api}/jobs/${id}`)).status === 404;
+      const gone = async (id) => (await fetch(`${api}/jobs/${id}`, { headers: bearer() })).status === 404;
       await page.goto(`/dead?name=${name}`);
       await waitUntil('five dead rows', async () => (await page.locator('tr[data-job-id]').count()) === 5);
       // One, from its row.
@@ -533,6 +612,157 @@ export const scenarios = [
       await page.getByTestId('toast').filter({ hasText: '2 jobs deleted' }).last().waitFor();
       await waitUntil('no rows left', async () => (await page.locator('tr[data-job-id]').count()) === 0);
       for (const j of jobs) assert(await gone(j.id), `job ${j.id} was not deleted`);
+    },
+  },
+  {
+    name: 'a token made in the Tokens page shows its secret once; a read token sees admin actions disabled; revoking it signs it out',
+    async run(ctx) {
+      const { page, api } = ctx;
+      const name = `e2e-reader-${tag()}`;
+      await page.goto('/settings/tokens');
+      await page.getByTestId('tokens-table').waitFor();
+      await page.getByLabel('Name', { exact: true }).fill(name);
+      await page.getByLabel('Scope', { exact: true }).selectOption('read');
+      await page.getByTestId('create-token').click();
+      const secretField = page.getByTestId('token-secret');
+      await secretField.waitFor();
+      const secret = await secretField.inputValue();
+      assert(/^cvr_/.test(secret), `the secret shown is ${secret}`);
+      await page.getByTestId('token-secret-note').filter({ hasText: 'you will not see it again' }).waitFor();
+      const row = page.locator(`tr[data-token="${name}"]`);
+      await row.waitFor();
+      const prefix = (await row.locator('td').nth(2).textContent()).replace('…', '');
+      assert(secret.startsWith(prefix), `prefix ${prefix} is not the start of the secret`);
+      await shot(ctx, 'tokens-secret');
+      // The secret works, with its scope...
+      const asReader = await fetch(`${api}/session`, { headers: bearer(secret) }).then((r) => r.json());
+      assert(asReader.scope === 'read' && asReader.name === name, `the new token is ${JSON.stringify(asReader)}`);
+      // ...and is not shown again.
+      await page.reload();
+      await row.waitFor();
+      assert((await page.getByTestId('token-secret').count()) === 0, 'the secret is shown again after a reload');
+      const listed = await json(`${api}/tokens`);
+      assert(!JSON.stringify(listed).includes(secret), 'GET /tokens answers the secret');
+
+      // Signed in with the read token: admin actions are there but disabled, with the reason.
+      await signOut(page);
+      await signIn(ctx, secret);
+      await page.locator('[data-testid="session-scope"][data-scope="read"]').waitFor();
+      assert((await page.getByRole('link', { name: 'Tokens' }).count()) === 0, 'a read token is offered the Tokens page');
+      await page.goto('/queues');
+      const pause = page.locator('tr[data-queue="e2e"]').getByTestId('pause-queue');
+      await pause.waitFor();
+      assert(await pause.isDisabled(), 'Pause is enabled for a read token');
+      const why = await pause.locator('xpath=..').getAttribute('title');
+      assert(why === 'Needs the admin scope; your token has read', `the tooltip says ${why}`);
+      assert((await page.getByTestId('nav-new-job').getAttribute('aria-disabled')) === 'true', 'New job is offered to a read token');
+      await shot(ctx, 'read-scope-queues');
+      // The api agrees: a read token's session may not pause a queue.
+      const status = await page.evaluate(() => fetch('/api/v1/queues/e2e/pause', { method: 'POST' }).then((r) => r.status));
+      assert(status === 403, `the api answered ${status} to a read token pausing a queue`);
+
+      // Revoked elsewhere: the next call of the page gets 401 and the sign-in page shows.
+      const id = (await json(`${api}/tokens`)).tokens.find((t) => t.name === name).id;
+      await page.goto('/workers'); // polls every 3 s
+      await page.getByTestId('worker').first().waitFor();
+      const revoked = await fetch(`${api}/tokens/${id}`, { method: 'DELETE', headers: bearer() });
+      assert(revoked.status === 204, `revoking answered ${revoked.status}`);
+      await page.waitForURL(/\/login\?next=%2Fworkers/, { timeout: 15_000 });
+      assert((await fetch(`${api}/session`, { headers: bearer(secret) })).status === 401, 'the revoked token still works');
+      // Signed out, the live feed stays down rather than retrying in vain.
+      const retries = [];
+      const onSocket = (ws) => retries.push(ws.url());
+      page.on('websocket', onSocket);
+      await sleep(3_000);
+      page.off('websocket', onSocket);
+      assert(retries.length === 0, `${retries.length} live sockets opened while signed out`);
+
+      // Back as admin: the revoked token is listed as such; another is revoked from the page.
+      await signIn(ctx);
+      await page.goto('/settings/tokens');
+      await page.locator(`tr[data-token="${name}"] [data-testid="token-state"][data-state="revoked"]`).waitFor();
+      const other = `e2e-ci-${tag()}`;
+      await page.getByLabel('Name', { exact: true }).fill(other);
+      await page.getByLabel('Scope', { exact: true }).selectOption('submit');
+      await page.getByTestId('create-token').click();
+      await page.getByTestId('token-secret').waitFor();
+      await page.getByTestId('token-secret-dismiss').click();
+      const otherRow = page.locator(`tr[data-token="${other}"]`);
+      await otherRow.getByTestId('revoke-token').click();
+      await page.getByTestId('confirm').click();
+      await otherRow.locator('[data-testid="token-state"][data-state="revoked"]').waitFor();
+      await shot(ctx, 'tokens');
+    },
+  },
+  {
+    name: 'a webhook made in the page gets a test delivery, signed, shown as succeeded in its log',
+    async run(ctx) {
+      const { page, api, receiver } = ctx;
+      const path = `/hook-${tag()}`;
+      const url = receiver.url(path);
+      await page.goto('/webhooks');
+      await page.getByTestId('new-webhook').click();
+      await page.waitForURL(/\/webhooks\/new$/);
+      // The page's checks first.
+      await page.getByTestId('event-job.dead').uncheck();
+      await page.getByTestId('submit-webhook').click();
+      await page.getByTestId('error-url').waitFor();
+      await page.getByTestId('error-events').filter({ hasText: 'choose at least one event' }).waitFor();
+      await page.getByLabel('URL', { exact: true }).fill(url);
+      await page.getByTestId('event-job.dead').check();
+      await page.getByTestId('event-workflow_run.finished').check();
+      await page.getByLabel('Queues').fill('e2e');
+      await page.getByLabel('Description').fill('the e2e receiver');
+      await shot(ctx, 'webhook-form');
+      await page.getByTestId('submit-webhook').click();
+      const secretField = page.getByTestId('webhook-secret');
+      await secretField.waitFor();
+      const secret = await secretField.inputValue();
+      assert(/^whsec_/.test(secret), `the secret shown is ${secret}`);
+      await page.getByTestId('webhook-secret-note').filter({ hasText: 'you will not see it again' }).waitFor();
+      await shot(ctx, 'webhook-created');
+      await page.getByTestId('open-webhook').click();
+      await page.waitForURL(/\/webhooks\/[0-9a-f-]{36}$/);
+      const id = page.url().split('/').pop();
+      const stored = await json(`${api}/webhooks/${id}`);
+      assert(stored.url === url && stored.queues.join() === 'e2e' && !JSON.stringify(stored).includes(secret), `stored ${JSON.stringify(stored)}`);
+
+      await page.getByTestId('send-test').click();
+      const ping = page.locator('[data-testid="delivery"][data-event="ping"]');
+      await ping.first().waitFor();
+      await page.locator('[data-testid="delivery"][data-event="ping"][data-status="succeeded"]').waitFor({ timeout: 20_000 });
+      await ping.first().getByTestId('delivery-code').filter({ hasText: '200' }).waitFor();
+      const got = await waitUntil('the receiver to get the ping', async () => receiver.requests.find((r) => r.path === path));
+      assert(got.method === 'POST' && got.headers['conveyor-event'] === 'ping', `the receiver got ${got.method} ${JSON.stringify(got.headers)}`);
+      assert(signatureValid(got, secret), `the signature ${got.headers['conveyor-signature']} does not check out with the secret shown`);
+      await ping.first().getByTestId('toggle-payload').click();
+      await page.getByTestId('delivery-payload').filter({ hasText: '"ping"' }).waitFor();
+      await shot(ctx, 'webhook-deliveries');
+
+      // The list shows it enabled, with the last delivery.
+      await page.goto('/webhooks');
+      const row = page.locator(`tr[data-webhook-id="${id}"]`);
+      await row.locator('[data-testid="last-delivery"][data-status="succeeded"]').waitFor();
+      assert((await row.getByTestId('webhook-enabled-switch').getAttribute('aria-checked')) === 'true', 'the webhook is not shown enabled');
+      await shot(ctx, 'webhooks');
+    },
+  },
+  {
+    name: 'with AUTH_DISABLED the dashboard opens without signing in, and says so',
+    signsIn: true,
+    async run(ctx) {
+      const { page, stack } = ctx;
+      const open = await stack.startExtraApi('api-auth-disabled', { AUTH_DISABLED: '1' });
+      try {
+        await page.goto(`${open.baseUrl}/queues`);
+        await page.getByTestId('auth-disabled').filter({ hasText: 'auth disabled' }).waitFor();
+        assert(new URL(page.url()).pathname === '/queues', `went to ${page.url()}`);
+        assert((await page.getByTestId('sign-out').count()) === 0, 'Sign out offered without access control');
+        await page.locator('[data-testid="live-indicator"][data-state="live"]').waitFor();
+        await shot(ctx, 'auth-disabled');
+      } finally {
+        await open.stop();
+      }
     },
   },
   {

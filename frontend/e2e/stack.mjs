@@ -1,6 +1,7 @@
 // Starts a private Conveyor stack for the end-to-end tests: one api and two
 // workers from the repository's build, on a free port, with a fresh database
-// and Redis prefix; and stops it again, dropping the database.
+// and Redis prefix, and an admin token for the run (`conveyor-api token
+// create`); and stops it again, dropping the database.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
@@ -64,6 +65,10 @@ export async function startStack({ root, frontendDir, logDir, log }) {
     WORKER_QUEUES: 'default,e2e',
     WORKER_CONCURRENCY: '4',
     WORKER_SHUTDOWN_GRACE_SECS: '2',
+    // Two workers on one machine: an ephemeral metrics port each.
+    WORKER_METRICS_ADDR: '127.0.0.1:0',
+    // Webhook deliveries go out soon after they are queued.
+    WEBHOOK_POLL_MS: '200',
     LOG_FORMAT: 'text',
     NO_COLOR: '1',
   };
@@ -86,6 +91,32 @@ export async function startStack({ root, frontendDir, logDir, log }) {
     baseUrl,
     database,
     redisPrefix: env.REDIS_PREFIX,
+    /** The secret of an admin token made for this run (set once the api is up). */
+    token: null,
+    /**
+     * Another api on the same database with `extra` settings (AUTH_DISABLED=1
+     * for the scenario that checks the dashboard without access control);
+     * stopped with the stack, or earlier with the returned stop().
+     */
+    async startExtraApi(name, extra) {
+      const extraPort = await freePort();
+      const child = start(name, bins.api, { LISTEN_ADDR: `127.0.0.1:${extraPort}`, ...extra });
+      const url = `http://127.0.0.1:${extraPort}`;
+      await waitReady(child, url, name);
+      return {
+        baseUrl: url,
+        async stop() {
+          if (child.exitCode === null && child.signalCode === null) {
+            try {
+              process.kill(-child.pid, 'SIGTERM');
+            } catch {
+              /* already gone */
+            }
+          }
+          await Promise.race([child.exited, sleep(10_000)]);
+        },
+      };
+    },
     async stop() {
       for (const { child } of children) {
         if (child.exitCode === null && child.signalCode === null) {
@@ -121,27 +152,41 @@ export async function startStack({ root, frontendDir, logDir, log }) {
     },
   };
 
-  try {
-    const api = start('api', bins.api);
-    log(`api on ${baseUrl} (database ${database}, Redis prefix ${env.REDIS_PREFIX})`);
+  async function waitReady(child, url, name) {
     const deadline = Date.now() + 120_000;
     for (;;) {
-      if (api.exitCode !== null) throw new Error(`the api exited with status ${api.exitCode}; see ${path.join(logDir, 'api.log')}`);
+      if (child.exitCode !== null) throw new Error(`${name} exited with status ${child.exitCode}; see ${path.join(logDir, `${name}.log`)}`);
       try {
-        const res = await fetch(`${baseUrl}/readyz`);
-        if (res.ok) break;
+        const res = await fetch(`${url}/readyz`);
+        if (res.ok) return;
       } catch {
         /* not listening yet */
       }
-      if (Date.now() > deadline) throw new Error('the api did not become ready within 120 s');
+      if (Date.now() > deadline) throw new Error(`${name} did not become ready within 120 s`);
       await sleep(250);
     }
+  }
+
+  try {
+    const api = start('api', bins.api);
+    log(`api on ${baseUrl} (database ${database}, Redis prefix ${env.REDIS_PREFIX})`);
+    await waitReady(api, baseUrl, 'the api');
+    // Access control is on: an admin token for the run, from the CLI (the
+    // secret alone on stdout).
+    const made = spawnSync(bins.api, ['token', 'create', '--scope', 'admin', '--name', 'e2e'], { env, encoding: 'utf8' });
+    const secret = made.stdout?.trim();
+    if (made.status !== 0 || !secret?.startsWith('cvr_')) {
+      throw new Error(`conveyor-api token create failed (status ${made.status}): ${made.stderr || made.error}`);
+    }
+    stack.token = secret;
+    log('made admin token "e2e"');
+    const auth = { Authorization: `Bearer ${secret}` };
     // Workers start once the api has migrated the database.
     start('worker-1', bins.worker);
     start('worker-2', bins.worker);
     const workersBy = Date.now() + 60_000;
     for (;;) {
-      const res = await fetch(`${baseUrl}/api/v1/workers`).then((r) => r.json()).catch(() => null);
+      const res = await fetch(`${baseUrl}/api/v1/workers`, { headers: auth }).then((r) => r.json()).catch(() => null);
       if (res && res.workers?.length >= 2) break;
       for (const { name, child } of children) {
         if (child.exitCode !== null) throw new Error(`${name} exited with status ${child.exitCode}; see ${path.join(logDir, `${name}.log`)}`);

@@ -1,7 +1,8 @@
 import type { ComponentType } from 'react';
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { createBrowserRouter, RouterProvider } from 'react-router';
-import { ApiError } from './api/client';
+import { QueryClientProvider } from '@tanstack/react-query';
+import { createBrowserRouter, RouterProvider, type RouteObject } from 'react-router';
+import { makeQueryClient } from './api/queryClient';
+import { installAuth, RequireSession } from './auth/session';
 import { Layout } from './components/Layout';
 import { LiveProvider } from './live/LiveProvider';
 import { ToastProvider } from './components/toast';
@@ -28,50 +29,60 @@ const run = page(() => import('./pages/workflows/RunPage').then((m) => ({ Compon
 const definitions = page(() => import('./pages/definitions/DefinitionsPage').then((m) => ({ Component: m.DefinitionsPage })));
 const newDefinition = page(() => import('./pages/definitions/DefinitionFormPage').then((m) => ({ Component: m.NewDefinitionPage })));
 const editDefinition = page(() => import('./pages/definitions/DefinitionFormPage').then((m) => ({ Component: m.EditDefinitionPage })));
+const login = page(() => import('./pages/login/LoginPage').then((m) => ({ Component: m.LoginPage })));
+const tokens = page(() => import('./pages/tokens/TokensPage').then((m) => ({ Component: m.TokensPage })));
+const webhooks = page(() => import('./pages/webhooks/WebhooksPage').then((m) => ({ Component: m.WebhooksPage })));
+const newWebhook = page(() => import('./pages/webhooks/WebhookFormPage').then((m) => ({ Component: m.NewWebhookPage })));
+const editWebhook = page(() => import('./pages/webhooks/WebhookFormPage').then((m) => ({ Component: m.EditWebhookPage })));
+const webhook = page(() => import('./pages/webhooks/WebhookDetailPage').then((m) => ({ Component: m.WebhookDetailPage })));
 
-export function makeQueryClient(): QueryClient {
-  return new QueryClient({
-    defaultOptions: {
-      queries: {
-        // Live events keep the cache fresh; refetch on focus as a safety net.
-        staleTime: 5_000,
-        // A 4xx will not get better by asking again.
-        retry: (failures, error) => !(error instanceof ApiError && error.status >= 400 && error.status < 500) && failures < 2,
-      },
-    },
-  });
-}
+const fallback = <div className="min-h-screen bg-slate-50" />;
 
-const router = createBrowserRouter([
+export const routes: RouteObject[] = [
+  { path: 'login', ...login, hydrateFallbackElement: fallback },
   {
-    element: <Layout />,
+    // Everything else needs a session (or an api with auth disabled).
+    element: <RequireSession />,
     // Shown while the first page's chunk loads.
-    hydrateFallbackElement: <div className="min-h-screen bg-slate-50" />,
+    hydrateFallbackElement: fallback,
     children: [
-      { index: true, ...overview },
-      { path: 'jobs', ...jobs },
-      { path: 'jobs/new', ...newJob },
-      { path: 'jobs/:id', ...jobDetail },
-      { path: 'dead', ...dead },
-      { path: 'queues', ...queues },
-      { path: 'workers', ...workers },
-      { path: 'schedules', ...schedules },
-      { path: 'schedules/new', ...newSchedule },
-      { path: 'schedules/:id', ...schedule },
-      { path: 'schedules/:id/edit', ...editSchedule },
-      { path: 'workflows', ...workflows },
-      { path: 'workflows/new', ...newWorkflow },
-      { path: 'workflows/:id', ...workflow },
-      { path: 'workflow-runs/:id', ...run },
-      { path: 'definitions', ...definitions },
-      { path: 'definitions/new', ...newDefinition },
-      { path: 'definitions/:name', ...editDefinition },
-      { path: '*', element: <NotFoundPage /> },
+      {
+        element: <Layout />,
+        children: [
+          { index: true, ...overview },
+          { path: 'jobs', ...jobs },
+          { path: 'jobs/new', ...newJob },
+          { path: 'jobs/:id', ...jobDetail },
+          { path: 'dead', ...dead },
+          { path: 'queues', ...queues },
+          { path: 'workers', ...workers },
+          { path: 'schedules', ...schedules },
+          { path: 'schedules/new', ...newSchedule },
+          { path: 'schedules/:id', ...schedule },
+          { path: 'schedules/:id/edit', ...editSchedule },
+          { path: 'workflows', ...workflows },
+          { path: 'workflows/new', ...newWorkflow },
+          { path: 'workflows/:id', ...workflow },
+          { path: 'workflow-runs/:id', ...run },
+          { path: 'definitions', ...definitions },
+          { path: 'definitions/new', ...newDefinition },
+          { path: 'definitions/:name', ...editDefinition },
+          { path: 'webhooks', ...webhooks },
+          { path: 'webhooks/new', ...newWebhook },
+          { path: 'webhooks/:id', ...webhook },
+          { path: 'webhooks/:id/edit', ...editWebhook },
+          { path: 'settings/tokens', ...tokens },
+          { path: '*', element: <NotFoundPage /> },
+        ],
+      },
     ],
   },
-]);
+];
+
+const router = createBrowserRouter(routes);
 
 const queryClient = makeQueryClient();
+installAuth(queryClient);
 
 export function App() {
   return (

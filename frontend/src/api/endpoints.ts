@@ -2,6 +2,19 @@
 import { del, get, patch, post, put, queryString, type RequestOptions } from './client';
 import type {
   BulkRequest,
+  CreatedToken,
+  CreatedWebhook,
+  Delivery,
+  DeliveryPage,
+  DeliveryStatus,
+  RotatedSecret,
+  Session,
+  TokenList,
+  TokenSpec,
+  Webhook,
+  WebhookList,
+  WebhookPatch,
+  WebhookSpec,
   BulkResult,
   Definition,
   DefinitionList,
@@ -28,6 +41,12 @@ import type {
   WorkflowList,
   WorkflowSpec,
 } from './types';
+
+export interface DeliveryParams {
+  status?: DeliveryStatus | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
 
 export interface ListParams extends JobFilter {
   /** Absent means the server's default, newest first. */
@@ -88,4 +107,24 @@ export const api = {
   getRun: (id: string, options?: RequestOptions) => get<RunDetail>(`/workflow-runs/${at(id)}`, options),
   retryRun: (id: string) => post<RunDetail>(`/workflow-runs/${at(id)}/retry`),
   cancelRun: (id: string) => post<RunDetail>(`/workflow-runs/${at(id)}/cancel`),
+
+  session: (options?: RequestOptions) => get<Session>('/session', options),
+  signIn: (token: string) => post<Session>('/session', { token }),
+  signOut: () => del('/session'),
+
+  tokens: (options?: RequestOptions) => get<TokenList>('/tokens', options),
+  createToken: (spec: TokenSpec) => post<CreatedToken>('/tokens', spec),
+  revokeToken: (id: string) => del(`/tokens/${at(id)}`),
+
+  webhooks: (options?: RequestOptions) => get<WebhookList>('/webhooks', options),
+  getWebhook: (id: string, options?: RequestOptions) => get<Webhook>(`/webhooks/${at(id)}`, options),
+  createWebhook: (spec: WebhookSpec) => post<CreatedWebhook>('/webhooks', spec),
+  updateWebhook: (id: string, change: WebhookPatch) => patch<Webhook>(`/webhooks/${at(id)}`, change),
+  deleteWebhook: (id: string) => del(`/webhooks/${at(id)}`),
+  rotateWebhookSecret: (id: string) => post<RotatedSecret>(`/webhooks/${at(id)}/rotate-secret`),
+  testWebhook: (id: string) => post<Delivery>(`/webhooks/${at(id)}/test`),
+  deliveries: (id: string, params: DeliveryParams, options?: RequestOptions) =>
+    get<DeliveryPage>(`/webhooks/${at(id)}/deliveries${queryString({ status: params.status, limit: params.limit, cursor: params.cursor })}`, options),
+  redeliver: (deliveryId: string) => post<Delivery>(`/webhook-deliveries/${at(deliveryId)}/redeliver`),
 };
+

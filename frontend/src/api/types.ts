@@ -103,3 +103,47 @@ export type LiveMessage =
   | ({ type: 'job' } & StatusEvent)
   | { type: 'resync'; missed: number }
   | { type: 'error'; message: string };
+
+// ---------------------------------------------------------------------------
+// Access control and webhooks (issue 7).
+
+/** What a token may do: read (GET), submit (read + new jobs and runs), admin (everything). */
+export type Scope = Schemas['Scope'];
+export const SCOPES: readonly Scope[] = ['read', 'submit', 'admin'];
+
+/** GET/POST /session: how this browser is signed in. `auth` is `cookie`
+ *  after the sign-in page, `token` with a Bearer header, `disabled` when the
+ *  api runs without access control (then `name` is absent). */
+export type Session = Schemas['SessionInfo'];
+
+/** An api token as GET /tokens lists it; the secret is never listed.
+ *  `prefix` is the secret's first characters, e.g. `cvr_ab12cd`. */
+export type ApiToken = Schemas['Token'];
+export type TokenList = Schemas['TokenList'];
+/** POST /tokens (the schema says `scope: string`; the page sends a Scope). */
+export type TokenSpec = Omit<Schemas['NewToken'], 'scope'> & { scope: Scope };
+/** POST /tokens: the token and its secret, shown once. */
+export type CreatedToken = Schemas['CreatedToken'];
+
+export type WebhookEvent = 'job.succeeded' | 'job.dead' | 'workflow_run.finished';
+export const WEBHOOK_EVENTS: readonly WebhookEvent[] = ['job.succeeded', 'job.dead', 'workflow_run.finished'];
+export const isWebhookEvent = (e: string): e is WebhookEvent => (WEBHOOK_EVENTS as readonly string[]).includes(e);
+
+export type DeliveryStatus = Schemas['DeliveryStatus'];
+export const DELIVERY_STATUSES: readonly DeliveryStatus[] = ['pending', 'succeeded', 'failed'];
+
+/** A webhook (never with its secret), with its newest delivery. `events` is
+ *  WebhookEvent names; `queues`/`workflow_ids` empty mean every one. */
+export type Webhook = Schemas['Webhook'];
+export type LastDelivery = Schemas['LastDelivery'];
+export type WebhookList = Schemas['WebhookList'];
+export type WebhookSpec = Schemas['WebhookSpec'];
+export type WebhookPatch = Schemas['WebhookPatch'];
+/** POST /webhooks: the webhook and its signing secret, shown once. */
+export type CreatedWebhook = Schemas['CreatedWebhook'];
+/** POST /webhooks/{id}/rotate-secret. */
+export type RotatedSecret = Schemas['RotatedSecret'];
+
+/** One delivery: `event` is a WebhookEvent or `ping` (the test delivery). */
+export type Delivery = Schemas['Delivery'];
+export type DeliveryPage = Schemas['DeliveryPage'];

@@ -18,6 +18,10 @@ export function ConnectionIndicator() {
     dot = 'bg-rose-500';
     label = 'Offline';
     detail = `${state.reason}; retrying in ${secs} s`;
+  } else if (state.kind === 'signed-out') {
+    dot = 'bg-slate-400';
+    label = 'Signed out';
+    detail = 'Sign in again for live updates';
   }
   return (
     <div

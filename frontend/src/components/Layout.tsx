@@ -6,17 +6,24 @@ import {
   BookOpen,
   CalendarClock,
   Cpu,
+  KeyRound,
   LayoutDashboard,
   ListChecks,
   Plus,
   Skull,
   Waypoints,
   Layers,
+  Webhook,
 } from 'lucide-react';
 import type { ComponentType } from 'react';
 import { useStats } from '../api/queries';
+import type { Scope } from '../api/types';
+import { useSession } from '../auth/session';
+import { allows } from '../auth/scopes';
 import { formatCount } from '../lib/format';
 import { ConnectionIndicator } from './ConnectionIndicator';
+import { SessionBar } from './SessionBar';
+import { GatedLink } from './ui';
 
 interface NavItem {
   to: string;
@@ -26,6 +33,8 @@ interface NavItem {
   /** Other address prefixes that belong to this item (a run belongs to Workflows). */
   also?: string[];
   badge?: 'dead';
+  /** Shown only to sessions of this scope (the page has nothing for others). */
+  need?: Scope;
 }
 
 const NAV: { section: string; items: NavItem[] }[] = [
@@ -45,7 +54,12 @@ const NAV: { section: string; items: NavItem[] }[] = [
       { to: '/schedules', label: 'Schedules', icon: CalendarClock },
       { to: '/workflows', label: 'Workflows', icon: Waypoints, also: ['/workflow-runs/'] },
       { to: '/definitions', label: 'Definitions', icon: BookMarked },
+      { to: '/webhooks', label: 'Webhooks', icon: Webhook },
     ],
+  },
+  {
+    section: 'Settings',
+    items: [{ to: '/settings/tokens', label: 'Tokens', icon: KeyRound, need: 'admin' }],
   },
 ];
 
@@ -62,6 +76,8 @@ function DeadCount() {
 
 export function Layout() {
   const { pathname } = useLocation();
+  const session = useSession();
+  const nav = NAV.map((group) => ({ ...group, items: group.items.filter((item) => !item.need || allows(session?.scope, item.need)) })).filter((group) => group.items.length > 0);
   return (
     <div className="flex min-h-screen bg-slate-50 text-slate-900">
       {/* The column stretches with the page; its content stays in view. */}
@@ -77,15 +93,18 @@ export function Layout() {
           </div>
         </div>
         <div className="px-3 pt-4">
-          <NavLink
+          <GatedLink
+            need="submit"
+            wrapperClassName="flex w-full"
             to="/jobs/new"
+            data-testid="nav-new-job"
             className="flex w-full items-center justify-center gap-1.5 rounded-md bg-indigo-600 px-3 py-2 text-sm font-medium text-white shadow-sm hover:bg-indigo-500"
           >
             <Plus className="size-4" aria-hidden /> New job
-          </NavLink>
+          </GatedLink>
         </div>
         <nav className="flex-1 overflow-y-auto px-3 py-4" aria-label="Main">
-          {NAV.map((group) => (
+          {nav.map((group) => (
             <div key={group.section} className="mb-5">
               <p className="mb-1.5 px-2 text-[0.7rem] font-semibold uppercase tracking-wider text-slate-400">{group.section}</p>
               <ul className="space-y-0.5">
@@ -122,6 +141,12 @@ export function Layout() {
         </div>
       </aside>
       <main className="min-w-0 flex-1">
+        <header className="border-b border-slate-200 bg-white/80">
+          <div className="mx-auto flex h-12 max-w-7xl items-center px-8">
+            <div className="flex-1" />
+            <SessionBar />
+          </div>
+        </header>
         <div className="mx-auto max-w-7xl px-8 py-8">
           <Outlet />
         </div>

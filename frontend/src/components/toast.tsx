@@ -1,7 +1,7 @@
 // Short-lived notices after an action ("3 jobs retried").
 import clsx from 'clsx';
 import { CheckCircle2, XCircle, X } from 'lucide-react';
-import { createContext, useCallback, useContext, useState, type ReactNode } from 'react';
+import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
 
 interface Toast {
   id: number;
@@ -13,17 +13,33 @@ const ToastContext = createContext<(tone: Toast['tone'], text: string) => void>(
 
 let nextId = 1;
 
+// For code outside React (the QueryClient's error handlers): the mounted
+// provider's `show`.
+let outside: ((tone: Toast['tone'], text: string) => void) | null = null;
+
+/** Shows a toast from outside the React tree; a no-op before the provider mounts. */
+export function notify(tone: Toast['tone'], text: string): void {
+  outside?.(tone, text);
+}
+
 export function ToastProvider({ children }: { children: ReactNode }) {
   const [toasts, setToasts] = useState<Toast[]>([]);
   const dismiss = useCallback((id: number) => setToasts((all) => all.filter((t) => t.id !== id)), []);
   const show = useCallback(
     (tone: Toast['tone'], text: string) => {
       const id = nextId++;
-      setToasts((all) => [...all.slice(-3), { id, tone, text }]);
+      // The same notice twice (a page's own handler and the app's) shows once.
+      setToasts((all) => (all.some((t) => t.tone === tone && t.text === text) ? all : [...all.slice(-3), { id, tone, text }]));
       setTimeout(() => dismiss(id), tone === 'error' ? 8000 : 4000);
     },
     [dismiss],
   );
+  useEffect(() => {
+    outside = show;
+    return () => {
+      if (outside === show) outside = null;
+    };
+  }, [show]);
   return (
     <ToastContext.Provider value={show}>
       {children}

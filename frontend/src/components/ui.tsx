@@ -2,7 +2,10 @@
 import clsx from 'clsx';
 import type { ButtonHTMLAttributes, ReactNode } from 'react';
 import { AlertTriangle, Inbox, Loader2, PlugZap } from 'lucide-react';
+import { Link, type LinkProps } from 'react-router';
 import { ApiError, isUnavailable } from '../api/client';
+import type { Scope } from '../api/types';
+import { useCan } from '../auth/context';
 
 export function PageHeader({ title, description, actions }: { title: string; description?: ReactNode; actions?: ReactNode }) {
   return (
@@ -45,16 +48,21 @@ const VARIANTS: Record<Variant, string> = {
   ghost: 'text-slate-600 hover:bg-slate-100 hover:text-slate-900 disabled:text-slate-300',
 };
 
-export function Button({ variant = 'secondary', size = 'md', busy, className, children, disabled, ...rest }: ButtonHTMLAttributes<HTMLButtonElement> & {
+export function Button({ variant = 'secondary', size = 'md', busy, need, className, children, disabled, title, ...rest }: ButtonHTMLAttributes<HTMLButtonElement> & {
   variant?: Variant;
   size?: 'sm' | 'md';
   busy?: boolean;
+  /** The scope the action needs: below it the button is disabled and says why. */
+  need?: Scope;
 }) {
-  return (
+  const { reason } = useCan(need ?? 'read');
+  const button = (
     <button
       type="button"
       {...rest}
-      disabled={disabled || busy}
+      title={reason ? undefined : title}
+      disabled={disabled || busy || reason !== null}
+      data-denied={reason ? 'true' : undefined}
       className={clsx(
         'inline-flex items-center justify-center gap-1.5 rounded-md font-medium whitespace-nowrap transition-colors focus-visible:outline-2 focus-visible:outline-offset-2 disabled:cursor-not-allowed',
         size === 'sm' ? 'px-2.5 py-1 text-xs' : 'px-3 py-1.5 text-sm',
@@ -65,6 +73,53 @@ export function Button({ variant = 'secondary', size = 'md', busy, className, ch
       {busy && <Loader2 className="size-3.5 animate-spin" aria-hidden />}
       {children}
     </button>
+  );
+  // A disabled button gets no pointer events in some browsers: the wrapper carries the tooltip.
+  return reason ? <Denied reason={reason}>{button}</Denied> : button;
+}
+
+/** A small icon-only button (a row's delete); `need` as for Button. */
+export function IconButton({ need, className, disabled, title, ...rest }: ButtonHTMLAttributes<HTMLButtonElement> & { need?: Scope }) {
+  const { reason } = useCan(need ?? 'read');
+  const button = (
+    <button
+      type="button"
+      {...rest}
+      title={reason ? undefined : title}
+      disabled={disabled || reason !== null}
+      className={clsx('rounded-md p-1.5 disabled:cursor-not-allowed disabled:opacity-40 disabled:hover:bg-transparent', className)}
+    />
+  );
+  return reason ? <Denied reason={reason}>{button}</Denied> : button;
+}
+
+/** Wraps what the session's scope does not allow, with the reason as its tooltip. */
+export function Denied({ reason, children, className }: { reason: string; children: ReactNode; className?: string | undefined }) {
+  return (
+    <span className={clsx('cursor-not-allowed', className ?? 'inline-flex')} title={reason} data-testid="denied">
+      {children}
+    </span>
+  );
+}
+
+/**
+ * A link to a page that makes something (New job, New schedule): below the
+ * scope it needs, shown greyed out with the reason instead of linking.
+ */
+export function GatedLink({ need, className, wrapperClassName, children, ...rest }: LinkProps & { need: Scope; className?: string; wrapperClassName?: string }) {
+  const { reason } = useCan(need);
+  if (reason)
+    return (
+      <Denied reason={reason} className={wrapperClassName}>
+        <span aria-disabled="true" data-testid={(rest as Record<string, unknown>)['data-testid'] as string | undefined} className={clsx(className, 'pointer-events-none opacity-50')}>
+          {children}
+        </span>
+      </Denied>
+    );
+  return (
+    <Link className={className} {...rest}>
+      {children}
+    </Link>
   );
 }
 

@@ -1,6 +1,7 @@
 // Owns the one live connection of the app and connects it to the query cache.
 import { createContext, useContext, useEffect, useState, useSyncExternalStore, type ReactNode } from 'react';
 import { useQueryClient } from '@tanstack/react-query';
+import { fetchSession, keys, useSessionQuery } from '../api/queries';
 import type { StatusEvent } from '../api/types';
 import { CacheSync } from './cacheSync';
 import { LiveConnection, liveUrl, type LiveState } from './connection';
@@ -19,16 +20,30 @@ export function LiveProvider({ children, url }: { children: ReactNode; url?: str
     const connection = new LiveConnection(url ?? liveUrl(window.location), {
       onEvents: (events) => sync.push(events),
       onGap: () => sync.gap(Date.now()),
+      // The socket was refused: if GET /session says 401, the session is
+      // cleared (the gate shows the sign-in page) and the socket waits.
+      stillSignedIn: async () => {
+        const session = await fetchSession();
+        client.setQueryData(keys.session(), session);
+        return session !== null;
+      },
     });
     return { connection, sync };
   });
+  // Connected while signed in (or while the api has auth disabled): a
+  // refused socket would only be retried in vain.
+  const signedIn = Boolean(useSessionQuery().data);
   useEffect(() => {
-    live.connection.start();
-    return () => {
+    if (signedIn) live.connection.start();
+    else live.connection.stop();
+  }, [live, signedIn]);
+  useEffect(
+    () => () => {
       live.connection.stop();
       live.sync.dispose();
-    };
-  }, [live]);
+    },
+    [live],
+  );
   return <LiveContext.Provider value={live}>{children}</LiveContext.Provider>;
 }
 

@@ -97,4 +97,84 @@ describe('LiveConnection', () => {
     expect(sockets).toHaveLength(1);
     expect(sockets[0]?.closed).toBe(true);
   });
+
+  describe('when the api refuses the socket', () => {
+    function connectChecked(stillSignedIn: () => Promise<boolean>) {
+      const sockets: FakeSocket[] = [];
+      const onGap = vi.fn();
+      const check = vi.fn(stillSignedIn);
+      const connection = new LiveConnection('ws://x/api/v1/ws', { onEvents: vi.fn(), onGap, stillSignedIn: check }, () => {
+        const socket = new FakeSocket();
+        sockets.push(socket);
+        return socket as unknown as WebSocket;
+      });
+      connection.start();
+      return { connection, sockets, check, onGap };
+    }
+
+    it('asks whether the session is gone, and if so waits for start() instead of hammering', async () => {
+      const { connection, sockets, check } = connectChecked(async () => false);
+      sockets[0]?.drop(); // a 401 on the upgrade looks like this to a browser
+      await vi.advanceTimersByTimeAsync(0);
+      expect(check).toHaveBeenCalledTimes(1);
+      expect(connection.getState().kind).toBe('signed-out');
+      await vi.advanceTimersByTimeAsync(120_000);
+      expect(sockets).toHaveLength(1);
+      connection.reconnectNow(); // nor does the browser coming online
+      expect(sockets).toHaveLength(1);
+      // After sign-in the provider stops and starts it: it connects at once.
+      connection.stop();
+      connection.start();
+      expect(sockets).toHaveLength(2);
+      expect(connection.getState()).toEqual({ kind: 'connecting', attempt: 1 });
+      connection.stop();
+    });
+
+    it('reconnects with backoff when still signed in (the api was down)', async () => {
+      const { connection, sockets, check } = connectChecked(async () => true);
+      sockets[0]?.drop();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(connection.getState().kind).toBe('reconnecting');
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sockets).toHaveLength(2);
+      expect(check).toHaveBeenCalledTimes(1);
+      connection.stop();
+    });
+
+    it('reconnects when the session cannot be asked about either', async () => {
+      const { connection, sockets } = connectChecked(async () => {
+        throw new Error('network');
+      });
+      sockets[0]?.drop();
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sockets).toHaveLength(2);
+      connection.stop();
+    });
+
+    it('does not ask when a live socket drops; reconnects first', async () => {
+      const { connection, sockets, check } = connectChecked(async () => false);
+      sockets[0]?.receive({ type: 'subscribed' });
+      sockets[0]?.drop();
+      expect(connection.getState().kind).toBe('reconnecting');
+      expect(check).not.toHaveBeenCalled();
+      await vi.advanceTimersByTimeAsync(500);
+      expect(sockets).toHaveLength(2);
+      // The reconnect is refused: now it asks, and stops.
+      sockets[1]?.drop();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(check).toHaveBeenCalledTimes(1);
+      expect(connection.getState().kind).toBe('signed-out');
+      connection.stop();
+    });
+
+    it('ignores an answer that arrives after stop()', async () => {
+      let answer: (v: boolean) => void = () => {};
+      const { connection, sockets } = connectChecked(() => new Promise<boolean>((r) => (answer = r)));
+      sockets[0]?.drop();
+      connection.stop();
+      answer(true);
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(sockets).toHaveLength(1);
+    });
+  });
 });

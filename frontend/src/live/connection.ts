@@ -7,7 +7,9 @@ import type { LiveMessage, StatusEvent } from '../api/types';
 export type LiveState =
   | { kind: 'connecting'; attempt: number }
   | { kind: 'live'; since: number }
-  | { kind: 'reconnecting'; attempt: number; retryAt: number; reason: string };
+  | { kind: 'reconnecting'; attempt: number; retryAt: number; reason: string }
+  /** The api refused the socket and the session is gone: waits for start() after sign-in. */
+  | { kind: 'signed-out' };
 
 export interface LiveCallbacks {
   onEvents: (events: StatusEvent[]) => void;
@@ -15,6 +17,13 @@ export interface LiveCallbacks {
    *  ('connected'), while the socket was down ('reconnected'), or because this
    *  client fell behind ('resync'). What was read before must be re-read. */
   onGap: (reason: 'connected' | 'reconnected' | 'resync') => void;
+  /**
+   * Asked when a socket closes before it was subscribed (a browser cannot see
+   * the 401 of a refused upgrade): resolves false when this browser is no
+   * longer signed in. The connection then waits for start() instead of
+   * reconnecting; true (or a failure to ask) reconnects with backoff.
+   */
+  stillSignedIn?: () => Promise<boolean>;
 }
 
 /** Delay before reconnect attempt `failures` (1-based): 0.5 s doubling to a
@@ -36,6 +45,8 @@ export class LiveConnection {
   private failures = 0;
   private everLive = false;
   private stopped = true;
+  /** Bumped by start() and stop(): an answer of stillSignedIn from before is ignored. */
+  private epoch = 0;
   private state: LiveState = { kind: 'connecting', attempt: 1 };
   private readonly listeners = new Set<() => void>();
 
@@ -55,12 +66,15 @@ export class LiveConnection {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
+    this.epoch += 1;
+    this.failures = 0;
     window.addEventListener('online', this.reconnectNow);
     this.connect();
   }
 
   stop(): void {
     this.stopped = true;
+    this.epoch += 1;
     window.removeEventListener('online', this.reconnectNow);
     this.clearTimer();
     const socket = this.socket;
@@ -73,7 +87,7 @@ export class LiveConnection {
 
   /** Skip the remaining backoff (the "retry now" button, the browser coming online). */
   reconnectNow = (): void => {
-    if (this.stopped || this.state.kind === 'live' || this.state.kind === 'connecting') return;
+    if (this.stopped || this.state.kind === 'live' || this.state.kind === 'connecting' || this.state.kind === 'signed-out') return;
     this.clearTimer();
     this.connect();
   };
@@ -102,7 +116,22 @@ export class LiveConnection {
     socket.onclose = (event) => {
       if (this.socket !== socket) return;
       this.socket = null;
-      this.scheduleReconnect(event.reason || (this.state.kind === 'live' ? 'connection lost' : 'cannot connect'));
+      const wasLive = this.state.kind === 'live';
+      const reason = event.reason || (wasLive ? 'connection lost' : 'cannot connect');
+      const check = this.callbacks.stillSignedIn;
+      if (wasLive || !check) {
+        this.scheduleReconnect(reason);
+        return;
+      }
+      // Refused before it was subscribed: perhaps a 401. Ask before trying again.
+      const epoch = this.epoch;
+      void check()
+        .catch(() => true)
+        .then((signedIn) => {
+          if (this.stopped || epoch !== this.epoch || this.socket) return;
+          if (signedIn) this.scheduleReconnect(reason);
+          else this.setState({ kind: 'signed-out' });
+        });
     };
     // Errors are always followed by close; the close handler reconnects.
     socket.onerror = () => {};

@@ -7,6 +7,8 @@ import { render } from '@testing-library/react';
 import type { ReactNode } from 'react';
 import { MemoryRouter } from 'react-router';
 import { vi } from 'vitest';
+import type { Session } from '../api/types';
+import { SessionProvider } from '../auth/session';
 import { ToastProvider } from '../components/toast';
 
 export type FakeRoutes = Record<string, unknown>;
@@ -22,18 +24,22 @@ export function fakeApi(routes: FakeRoutes) {
     const answer: unknown = typeof route === 'function' ? (route as (body: unknown) => unknown)(sent) : route;
     const [status, body] = Array.isArray(answer) && typeof answer[0] === 'number' ? (answer as [number, unknown]) : [answer === undefined ? 404 : 200, answer];
     const payload = answer === undefined ? { error: { code: 'no_route', message: `no route for ${key}`, details: null } } : body;
+    if (status === 204 || status === 202) return new Response(null, { status });
     return new Response(JSON.stringify(payload), { status, headers: { 'Content-Type': 'application/json' } });
   });
   vi.stubGlobal('fetch', fetchMock);
   return { calls, fetchMock };
 }
 
-export function renderPage(ui: ReactNode, path = '/') {
+/** `session` as the auth gate would provide it; none by default (everything allowed). */
+export function renderPage(ui: ReactNode, path = '/', session: Session | null = null) {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   return render(
     <QueryClientProvider client={client}>
       <ToastProvider>
-        <MemoryRouter initialEntries={[path]}>{ui}</MemoryRouter>
+        <SessionProvider session={session}>
+          <MemoryRouter initialEntries={[path]}>{ui}</MemoryRouter>
+        </SessionProvider>
       </ToastProvider>
     </QueryClientProvider>,
   );

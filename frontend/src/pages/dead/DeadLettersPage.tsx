@@ -27,10 +27,10 @@ export function DeadLettersPage() {
         actions={['retry', 'delete']}
         rowActions={(job, bulk) => (
           <div className="inline-flex gap-1.5">
-            <Button size="sm" data-testid="retry-one" disabled={bulk.run !== null} onClick={() => void bulk.onSelection('retry', [job])}>
+            <Button size="sm" need="admin" data-testid="retry-one" disabled={bulk.run !== null} onClick={() => void bulk.onSelection('retry', [job])}>
               <RotateCcw className="size-3.5" aria-hidden /> Retry
             </Button>
-            <Button size="sm" variant="danger" data-testid="delete-one" aria-label={`Delete ${job.name}`} disabled={bulk.run !== null} onClick={() => void bulk.onSelection('delete', [job])}>
+            <Button size="sm" variant="danger" need="admin" data-testid="delete-one" aria-label={`Delete ${job.name}`} disabled={bulk.run !== null} onClick={() => void bulk.onSelection('delete', [job])}>
               <Trash2 className="size-3.5" aria-hidden />
             </Button>
           </div>

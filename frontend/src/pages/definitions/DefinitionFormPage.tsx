@@ -106,13 +106,13 @@ function DefinitionForm({ initial, original }: { initial: Form; original?: Defin
       )}
       <div className="flex items-center justify-between gap-3 rounded-b-xl border-t border-slate-100 bg-slate-50 px-6 py-4">
         {original ? (
-          <Button variant="danger" onClick={() => setConfirmDelete(true)}>
+          <Button variant="danger" need="admin" onClick={() => setConfirmDelete(true)}>
             <Trash2 className="size-4" aria-hidden /> Delete
           </Button>
         ) : (
           <span />
         )}
-        <Button type="submit" variant="primary" busy={busy} data-testid="submit-definition">
+        <Button type="submit" variant="primary" need="admin" busy={busy} data-testid="submit-definition">
           {original ? 'Save changes' : 'Create definition'}
         </Button>
       </div>

@@ -7,7 +7,7 @@ import { keys, useDefinitions } from '../../api/queries';
 import type { Definition } from '../../api/types';
 import { ConfirmDialog } from '../../components/Dialog';
 import { useToast } from '../../components/toast';
-import { Card, EmptyState, LoadError, PageHeader, TableSkeleton } from '../../components/ui';
+import { Card, EmptyState, GatedLink, IconButton, LoadError, PageHeader, TableSkeleton } from '../../components/ui';
 import { describeTemplate } from '../../forms/template';
 import { formatFullTime, formatRelative } from '../../lib/format';
 import { useNow } from '../../lib/useNow';
@@ -46,9 +46,9 @@ export function DefinitionsPage() {
           </>
         }
         actions={
-          <Link to="/definitions/new" data-testid="new-definition" className="inline-flex items-center gap-1.5 rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white shadow-sm hover:bg-indigo-500">
+          <GatedLink need="admin" to="/definitions/new" data-testid="new-definition" className="inline-flex items-center gap-1.5 rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white shadow-sm hover:bg-indigo-500">
             <Plus className="size-4" aria-hidden /> New definition
-          </Link>
+          </GatedLink>
         }
       />
       <Card bodyClassName="">
@@ -105,9 +105,9 @@ export function DefinitionsPage() {
                         <Link to={`/definitions/${encodeURIComponent(d.name)}`} aria-label={`Edit ${d.name}`} className="rounded-md p-1.5 text-slate-400 hover:bg-slate-100 hover:text-slate-700">
                           <Pencil className="size-4" />
                         </Link>
-                        <button type="button" aria-label={`Delete ${d.name}`} onClick={() => setDeleting(d)} className="rounded-md p-1.5 text-slate-400 hover:bg-rose-50 hover:text-rose-600">
+                        <IconButton need="admin" aria-label={`Delete ${d.name}`} onClick={() => setDeleting(d)} className="text-slate-400 hover:bg-rose-50 hover:text-rose-600">
                           <Trash2 className="size-4" />
-                        </button>
+                        </IconButton>
                       </div>
                     </td>
                   </tr>

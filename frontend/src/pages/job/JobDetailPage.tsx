@@ -139,21 +139,21 @@ export function JobDetailPage() {
           </p>
         </div>
         <div className="flex items-center gap-2">
-          <Button onClick={() => navigate('/jobs/new', { state: { from: job } })}>
+          <Button need="submit" onClick={() => navigate('/jobs/new', { state: { from: job } })}>
             <Copy className="size-3.5" aria-hidden /> Clone
           </Button>
           {RETRYABLE.has(job.status) && (
-            <Button variant="primary" busy={retry.isPending} onClick={() => retry.mutate()} data-testid="retry-job">
+            <Button variant="primary" need="admin" busy={retry.isPending} onClick={() => retry.mutate()} data-testid="retry-job">
               <RotateCcw className="size-3.5" aria-hidden /> Retry
             </Button>
           )}
           {CANCELLABLE.has(job.status) && (
-            <Button variant="danger" busy={cancel.isPending} onClick={() => setConfirmCancel(true)} data-testid="cancel-job">
+            <Button variant="danger" need="admin" busy={cancel.isPending} onClick={() => setConfirmCancel(true)} data-testid="cancel-job">
               <Ban className="size-3.5" aria-hidden /> Cancel
             </Button>
           )}
           {FINAL.has(job.status) && (
-            <Button variant="danger" busy={remove.isPending} onClick={() => setConfirmDelete(true)} data-testid="delete-job" aria-label="Delete job">
+            <Button variant="danger" need="admin" busy={remove.isPending} onClick={() => setConfirmDelete(true)} data-testid="delete-job" aria-label="Delete job">
               <Trash2 className="size-3.5" aria-hidden />
             </Button>
           )}

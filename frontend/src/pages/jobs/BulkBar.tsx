@@ -90,6 +90,7 @@ export function BulkBar({ bulk, selectedJobs, onClear, filter, actions }: {
                 key={action}
                 size="sm"
                 variant={a.variant}
+                need="admin"
                 data-testid={`selection-${action}`}
                 disabled={count(action) === 0}
                 onClick={() => (action === 'delete' ? setConfirm({ action, scope: 'selection' }) : void bulk.onSelection(action, selectedJobs).then(onClear))}
@@ -108,7 +109,7 @@ export function BulkBar({ bulk, selectedJobs, onClear, filter, actions }: {
       {!busy && (
         <div className="flex items-center gap-2">
           {actions.map((action) => (
-            <Button key={action} size="sm" variant="secondary" onClick={() => setConfirm({ action, scope: 'all' })} data-testid={`${action}-all-matching`}>
+            <Button key={action} size="sm" variant="secondary" need="admin" onClick={() => setConfirm({ action, scope: 'all' })} data-testid={`${action}-all-matching`}>
               {ACTIONS[action].label} all matching…
             </Button>
           ))}

@@ -1,7 +1,7 @@
 import { Link } from 'react-router';
 import { ListChecks } from 'lucide-react';
 import { JobListView } from './JobListView';
-import { EmptyState, PageHeader } from '../../components/ui';
+import { EmptyState, GatedLink, PageHeader } from '../../components/ui';
 
 export function JobsPage() {
   return (
@@ -10,9 +10,9 @@ export function JobsPage() {
         title="Jobs"
         description="Every job, newest or highest priority first. Filters live in the address bar, so a view can be bookmarked."
         actions={
-          <Link to="/jobs/new" className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white shadow-sm hover:bg-indigo-500">
+          <GatedLink need="submit" to="/jobs/new" className="rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white shadow-sm hover:bg-indigo-500">
             New job
-          </Link>
+          </GatedLink>
         }
       />
       <JobListView

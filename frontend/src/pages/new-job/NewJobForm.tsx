@@ -184,7 +184,7 @@ export function NewJobForm({ initial, knownQueues = [], knownKinds = [], onSubmi
         <button type="button" onClick={() => setShowJson((s) => !s)} className="text-sm font-medium text-slate-500 hover:text-slate-800">
           {showJson ? 'Hide' : 'Show'} request JSON
         </button>
-        <Button type="submit" variant="primary" busy={busy} data-testid="submit-job">
+        <Button type="submit" variant="primary" need={repeating ? 'admin' : 'submit'} busy={busy} data-testid="submit-job">
           {repeating ? 'Create schedule' : 'Submit job'}
         </Button>
       </div>

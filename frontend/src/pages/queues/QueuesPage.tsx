@@ -129,11 +129,11 @@ export function QueuesPage() {
                     <td className="py-3 pr-5 pl-4 text-right">
                       {pauseSupported &&
                         (q.paused ? (
-                          <Button size="sm" busy={pending} onClick={() => toggle.mutate({ queue: q.queue, pause: false })} data-testid="resume-queue">
+                          <Button size="sm" need="admin" busy={pending} onClick={() => toggle.mutate({ queue: q.queue, pause: false })} data-testid="resume-queue">
                             <Play className="size-3.5" aria-hidden /> Resume
                           </Button>
                         ) : (
-                          <Button size="sm" busy={pending} onClick={() => toggle.mutate({ queue: q.queue, pause: true })} data-testid="pause-queue">
+                          <Button size="sm" need="admin" busy={pending} onClick={() => toggle.mutate({ queue: q.queue, pause: true })} data-testid="pause-queue">
                             <Pause className="size-3.5" aria-hidden /> Pause
                           </Button>
                         ))}

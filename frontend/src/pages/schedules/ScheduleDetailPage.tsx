@@ -5,7 +5,7 @@ import { useSchedule } from '../../api/queries';
 import { ConfirmDialog } from '../../components/Dialog';
 import { CodeBlock } from '../../components/CodeBlock';
 import { AnyStatusBadge } from '../../components/StatusBadge';
-import { Button, Card, EmptyState, LoadError, PageHeader, Skeleton } from '../../components/ui';
+import { Button, Card, EmptyState, GatedLink, LoadError, PageHeader, Skeleton } from '../../components/ui';
 import { wallTime } from '../../forms/ScheduleTimeFields';
 import { compactSpec, describeTemplate } from '../../forms/template';
 import { formatFullTime, formatRelative, shortId } from '../../lib/format';
@@ -68,18 +68,18 @@ export function ScheduleDetailPage() {
         actions={
           <>
             {s.paused ? (
-              <Button data-testid="resume-schedule" busy={actions.resume.isPending} onClick={() => actions.resume.mutate(s)}>
+              <Button need="admin" data-testid="resume-schedule" busy={actions.resume.isPending} onClick={() => actions.resume.mutate(s)}>
                 <Play className="size-4" aria-hidden /> Resume
               </Button>
             ) : (
-              <Button data-testid="pause-schedule" busy={actions.pause.isPending} onClick={() => actions.pause.mutate(s)}>
+              <Button need="admin" data-testid="pause-schedule" busy={actions.pause.isPending} onClick={() => actions.pause.mutate(s)}>
                 <Pause className="size-4" aria-hidden /> Pause
               </Button>
             )}
-            <Link to={`/schedules/${s.id}/edit`} className="inline-flex items-center gap-1.5 rounded-md bg-white px-3 py-1.5 text-sm font-medium text-slate-700 shadow-sm ring-1 ring-inset ring-slate-300 hover:bg-slate-50">
+            <GatedLink need="admin" to={`/schedules/${s.id}/edit`} className="inline-flex items-center gap-1.5 rounded-md bg-white px-3 py-1.5 text-sm font-medium text-slate-700 shadow-sm ring-1 ring-inset ring-slate-300 hover:bg-slate-50">
               <Pencil className="size-4" aria-hidden /> Edit
-            </Link>
-            <Button variant="danger" onClick={() => setConfirmDelete(true)} data-testid="delete-schedule">
+            </GatedLink>
+            <Button variant="danger" need="admin" onClick={() => setConfirmDelete(true)} data-testid="delete-schedule">
               <Trash2 className="size-4" aria-hidden /> Delete
             </Button>
           </>

@@ -217,7 +217,7 @@ export function ScheduleForm({ initial, editing, keptRunAt, requestBody = (spec)
         <button type="button" onClick={() => setShowJson((s) => !s)} className="text-sm font-medium text-slate-500 hover:text-slate-800">
           {showJson ? 'Hide' : 'Show'} request JSON
         </button>
-        <Button type="submit" variant="primary" busy={busy} data-testid="submit-schedule">
+        <Button type="submit" variant="primary" need="admin" busy={busy} data-testid="submit-schedule">
           {editing ? 'Save changes' : 'Create schedule'}
         </Button>
       </div>

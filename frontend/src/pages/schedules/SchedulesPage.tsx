@@ -4,7 +4,7 @@ import { CalendarClock, Pause, Pencil, Play, Plus, Trash2 } from 'lucide-react';
 import { useSchedules } from '../../api/queries';
 import type { Schedule } from '../../api/types';
 import { ConfirmDialog } from '../../components/Dialog';
-import { Button, Card, EmptyState, LoadError, PageHeader, TableSkeleton } from '../../components/ui';
+import { Button, Card, EmptyState, GatedLink, IconButton, LoadError, PageHeader, TableSkeleton } from '../../components/ui';
 import { useNow } from '../../lib/useNow';
 import { MISFIRE_TEXT, NextFire, PausedPill, targetText, Timing } from './parts';
 import { useScheduleActions } from './useScheduleActions';
@@ -30,9 +30,9 @@ export function SchedulesPage() {
             : 'Cron and one-time schedules that make jobs or start workflow runs.'
         }
         actions={
-          <Link to="/schedules/new" data-testid="new-schedule" className="inline-flex items-center gap-1.5 rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white shadow-sm hover:bg-indigo-500">
+          <GatedLink need="admin" to="/schedules/new" data-testid="new-schedule" className="inline-flex items-center gap-1.5 rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white shadow-sm hover:bg-indigo-500">
             <Plus className="size-4" aria-hidden /> New schedule
-          </Link>
+          </GatedLink>
         }
       />
       <Card bodyClassName="">
@@ -93,20 +93,20 @@ export function SchedulesPage() {
                     <td className={`${td} pr-5`}>
                       <div className="flex justify-end gap-1.5">
                         {s.paused ? (
-                          <Button size="sm" data-testid="resume-schedule" busy={actions.resume.isPending && actions.resume.variables?.id === s.id} onClick={() => actions.resume.mutate(s)}>
+                          <Button size="sm" need="admin" data-testid="resume-schedule" busy={actions.resume.isPending && actions.resume.variables?.id === s.id} onClick={() => actions.resume.mutate(s)}>
                             <Play className="size-3.5" aria-hidden /> Resume
                           </Button>
                         ) : (
-                          <Button size="sm" data-testid="pause-schedule" busy={actions.pause.isPending && actions.pause.variables?.id === s.id} onClick={() => actions.pause.mutate(s)}>
+                          <Button size="sm" need="admin" data-testid="pause-schedule" busy={actions.pause.isPending && actions.pause.variables?.id === s.id} onClick={() => actions.pause.mutate(s)}>
                             <Pause className="size-3.5" aria-hidden /> Pause
                           </Button>
                         )}
-                        <Link to={`/schedules/${s.id}/edit`} aria-label={`Edit ${s.name}`} className="rounded-md p-1.5 text-slate-400 hover:bg-slate-100 hover:text-slate-700">
+                        <GatedLink need="admin" to={`/schedules/${s.id}/edit`} aria-label={`Edit ${s.name}`} className="rounded-md p-1.5 text-slate-400 hover:bg-slate-100 hover:text-slate-700">
                           <Pencil className="size-4" />
-                        </Link>
-                        <button type="button" aria-label={`Delete ${s.name}`} onClick={() => setDeleting(s)} className="rounded-md p-1.5 text-slate-400 hover:bg-rose-50 hover:text-rose-600">
+                        </GatedLink>
+                        <IconButton need="admin" aria-label={`Delete ${s.name}`} onClick={() => setDeleting(s)} className="text-slate-400 hover:bg-rose-50 hover:text-rose-600">
                           <Trash2 className="size-4" />
-                        </button>
+                        </IconButton>
                       </div>
                     </td>
                   </tr>

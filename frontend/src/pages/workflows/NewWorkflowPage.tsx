@@ -274,7 +274,7 @@ export function NewWorkflowPage() {
             ) : (
               <span className="text-xs text-slate-500">Sent as written.</span>
             )}
-            <Button type="submit" variant="primary" busy={busy} data-testid="submit-workflow">
+            <Button type="submit" variant="primary" need="admin" busy={busy} data-testid="submit-workflow">
               Create workflow
             </Button>
           </div>

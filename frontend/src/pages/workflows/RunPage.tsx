@@ -93,10 +93,10 @@ export function RunPage() {
         }
         actions={
           <>
-            <Button data-testid="retry-run" disabled={r.status === 'running' || r.status === 'succeeded'} busy={retry.isPending} onClick={() => retry.mutate(r.id)} title="Re-run the dead, cancelled and skipped nodes; keep the succeeded ones">
+            <Button need="admin" data-testid="retry-run" disabled={r.status === 'running' || r.status === 'succeeded'} busy={retry.isPending} onClick={() => retry.mutate(r.id)} title="Re-run the dead, cancelled and skipped nodes; keep the succeeded ones">
               <RotateCcw className="size-4" aria-hidden /> Retry run
             </Button>
-            <Button variant="danger" data-testid="cancel-run" disabled={r.status !== 'running'} busy={cancel.isPending} onClick={() => setConfirmCancel(true)}>
+            <Button variant="danger" need="admin" data-testid="cancel-run" disabled={r.status !== 'running'} busy={cancel.isPending} onClick={() => setConfirmCancel(true)}>
               <Ban className="size-4" aria-hidden /> Cancel run
             </Button>
           </>

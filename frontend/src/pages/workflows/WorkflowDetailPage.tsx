@@ -160,13 +160,13 @@ export function WorkflowDetailPage() {
         description={w.description || `${w.nodes.length} nodes, ${edges.length} edges.`}
         actions={
           <>
-            <Button onClick={() => navigate('/workflows/new', { state: { from: specFromDetail(w, `${w.name}-copy`) } })}>
+            <Button need="admin" onClick={() => navigate('/workflows/new', { state: { from: specFromDetail(w, `${w.name}-copy`) } })}>
               <Copy className="size-4" aria-hidden /> Copy as new
             </Button>
-            <Button variant="danger" onClick={() => setConfirmDelete(true)}>
+            <Button variant="danger" need="admin" onClick={() => setConfirmDelete(true)}>
               <Trash2 className="size-4" aria-hidden /> Delete
             </Button>
-            <Button variant="primary" data-testid="start-run" busy={start.isPending} onClick={() => start.mutate()}>
+            <Button variant="primary" need="submit" data-testid="start-run" busy={start.isPending} onClick={() => start.mutate()}>
               <Play className="size-4" aria-hidden /> Start a run
             </Button>
           </>

@@ -1,7 +1,7 @@
 import { Link } from 'react-router';
 import { Plus, Waypoints } from 'lucide-react';
 import { useWorkflows } from '../../api/queries';
-import { Card, EmptyState, LoadError, PageHeader, TableSkeleton } from '../../components/ui';
+import { Card, EmptyState, GatedLink, LoadError, PageHeader, TableSkeleton } from '../../components/ui';
 import { formatCount, formatFullTime, formatRelative } from '../../lib/format';
 import { useNow } from '../../lib/useNow';
 
@@ -18,9 +18,9 @@ export function WorkflowsPage() {
         title="Workflows"
         description="DAGs of jobs: a job runs as soon as all its parents have succeeded, and sees their results."
         actions={
-          <Link to="/workflows/new" data-testid="new-workflow" className="inline-flex items-center gap-1.5 rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white shadow-sm hover:bg-indigo-500">
+          <GatedLink need="admin" to="/workflows/new" data-testid="new-workflow" className="inline-flex items-center gap-1.5 rounded-md bg-indigo-600 px-3 py-1.5 text-sm font-medium text-white shadow-sm hover:bg-indigo-500">
             <Plus className="size-4" aria-hidden /> New workflow
-          </Link>
+          </GatedLink>
         }
       />
       <Card bodyClassName="">
