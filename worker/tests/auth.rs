@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client_with, create_token, id_of, Stack};
+use common::{capture_logs, client_with, create_token, id_of, Stack};
 use conveyor_shared::auth::Scope;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -290,8 +290,13 @@ async fn the_browser_signs_in_with_an_httponly_strict_cookie_and_out_again() {
 }
 
 #[tokio::test]
-async fn auth_disabled_lets_anyone_in_as_admin() {
+async fn auth_disabled_lets_anyone_in_as_admin_and_is_warned_about() {
+    let logs = capture_logs();
     let stack = Stack::api_with(&[("AUTH_DISABLED", "1")]).await;
+    assert!(
+        logs.text().contains("AUTH_DISABLED is set"),
+        "the start-up warning was not logged"
+    );
     let anonymous = reqwest::Client::new();
     let (status, _) = status_of(&stack, &anonymous, Method::POST, "/api/v1/jobs").await;
     assert_eq!(status, StatusCode::CREATED);
