@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::{Json, Router};
+use serde_json::{json, Value};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -144,8 +145,104 @@ impl utoipa::Modify for CommonErrors {
     }
 }
 
+/// OpenAPI links from each create to the routes of what it created, so
+/// clients and tools (the fuzzer's stateful phase) can follow a new job,
+/// schedule, workflow, run, webhook, delivery, definition or token.
+/// (creating operation's path, its success status, JSON pointer of the new
+/// resource's key in the answer, path prefix of that resource's routes, the
+/// path parameter the key fills.)
+const LINKS: [(&str, &str, &str, &str, &str); 8] = [
+    ("/api/v1/jobs", "201", "/id", "/api/v1/jobs/", "id"),
+    (
+        "/api/v1/schedules",
+        "201",
+        "/id",
+        "/api/v1/schedules/",
+        "id",
+    ),
+    (
+        "/api/v1/workflows",
+        "201",
+        "/id",
+        "/api/v1/workflows/",
+        "id",
+    ),
+    (
+        "/api/v1/workflows/{id}/runs",
+        "201",
+        "/id",
+        "/api/v1/workflow-runs/",
+        "id",
+    ),
+    (
+        "/api/v1/webhooks",
+        "201",
+        "/webhook/id",
+        "/api/v1/webhooks/",
+        "id",
+    ),
+    (
+        "/api/v1/webhooks/{id}/test",
+        "202",
+        "/id",
+        "/api/v1/webhook-deliveries/",
+        "id",
+    ),
+    (
+        "/api/v1/definitions",
+        "201",
+        "/name",
+        "/api/v1/definitions/",
+        "name",
+    ),
+    (
+        "/api/v1/tokens",
+        "201",
+        "/token/id",
+        "/api/v1/tokens/",
+        "id",
+    ),
+];
+
+/// The document as served: utoipa's, with [`LINKS`] added. Added to the JSON
+/// because utoipa 5 writes a link's `operationId` as `operation_id`.
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    for (source, status, pointer, prefix, param) in LINKS {
+        let placeholder = format!("{{{param}}}");
+        let mut links = serde_json::Map::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            let below = path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with(&placeholder));
+            if !below {
+                continue;
+            }
+            for op in item.as_object().into_iter().flat_map(|ops| ops.values()) {
+                if let Some(id) = op["operationId"].as_str() {
+                    links.insert(
+                        id.to_owned(),
+                        json!({"operationId": id,
+                               "parameters": {param: format!("$response.body#{pointer}")}}),
+                    );
+                }
+            }
+        }
+        if let Some(response) = doc
+            .pointer_mut(&format!(
+                "/paths/{}/post/responses/{status}",
+                source.replace('~', "~0").replace('/', "~1")
+            ))
+            .and_then(Value::as_object_mut)
+        {
+            response.insert("links".into(), Value::Object(links));
+        }
+    }
+    doc
+}
+
 pub fn router() -> Router<Arc<AppState>> {
-    let doc = ApiDoc::openapi();
+    let doc = document();
     Router::new()
         .route(
             "/api/v1/openapi.json",
@@ -161,8 +258,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn creates_link_to_the_routes_of_what_they_created() {
+        let doc = document();
+        let links = &doc["paths"]["/api/v1/jobs"]["post"]["responses"]["201"]["links"];
+        assert_eq!(links["jobs_show"]["operationId"], "jobs_show");
+        assert_eq!(
+            links["jobs_cancel"]["parameters"]["id"],
+            "$response.body#/id"
+        );
+        let hooks = &doc["paths"]["/api/v1/webhooks"]["post"]["responses"]["201"]["links"];
+        assert!(hooks.as_object().is_some_and(|l| l.len() >= 5), "{hooks}");
+        // Every link names an operation that exists.
+        let ids: std::collections::HashSet<String> = doc["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .flat_map(|item| item.as_object().expect("item").values())
+            .filter_map(|op| op["operationId"].as_str().map(str::to_owned))
+            .collect();
+        for (source, status, ..) in LINKS {
+            let links = &doc["paths"][source]["post"]["responses"][status]["links"];
+            let links = links
+                .as_object()
+                .unwrap_or_else(|| panic!("no links on {source}"));
+            assert!(!links.is_empty(), "{source}");
+            for link in links.values() {
+                let target = link["operationId"].as_str().expect("operationId");
+                assert!(ids.contains(target), "{source} links to unknown {target}");
+            }
+        }
+    }
+
+    #[test]
     fn every_operation_id_is_unique() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).expect("document");
+        let doc = document();
         let mut seen = std::collections::BTreeMap::new();
         for (path, item) in doc["paths"].as_object().expect("paths") {
             for (method, op) in item.as_object().expect("item") {

@@ -330,7 +330,7 @@ pub struct JobDetail {
 
 /// Get a job with its attempts.
 #[utoipa::path(operation_id = "jobs_show", get, path = "/api/v1/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id")),
+    params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses(
         (status = 200, description = "The job", body = JobDetail),
         (status = 404, description = "No such job", body = ErrorBody),
@@ -367,7 +367,7 @@ async fn wrong_state(state: &AppState, id: uuid::Uuid, action: &str, allowed: &s
 /// A blocked, scheduled or queued job will never start; a running job is
 /// stopped (its shell process group is killed).
 #[utoipa::path(operation_id = "jobs_cancel", post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs",
-    params(("id" = String, Path, description = "Job id")),
+    params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses(
         (status = 200, description = "Cancelled", body = Job),
         (status = 404, description = "No such job", body = ErrorBody),
@@ -417,7 +417,7 @@ pub async fn cancel(
 /// Retry a dead, cancelled or skipped job as a new attempt, with a fresh
 /// budget of `max_attempts`.
 #[utoipa::path(operation_id = "jobs_retry", post, path = "/api/v1/jobs/{id}/retry", tag = "jobs",
-    params(("id" = String, Path, description = "Job id")),
+    params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses(
         (status = 200, description = "Queued again", body = Job),
         (status = 404, description = "No such job", body = ErrorBody),
@@ -592,7 +592,7 @@ pub async fn bulk(
 /// Delete a finished job (succeeded, dead, cancelled or skipped) with its
 /// attempts. A job that has not finished answers 409: cancel it first.
 #[utoipa::path(operation_id = "jobs_remove", delete, path = "/api/v1/jobs/{id}", tag = "jobs",
-    params(("id" = String, Path, description = "Job id")),
+    params(("id" = uuid::Uuid, Path, description = "Job id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such job", body = ErrorBody),

@@ -156,7 +156,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<ScheduleLis
 /// Get a schedule: its next fires (on its wall clock and in UTC) and its
 /// latest fires with the job each created.
 #[utoipa::path(operation_id = "schedules_show", get, path = "/api/v1/schedules/{id}", tag = "schedules",
-    params(("id" = String, Path, description = "Schedule id")),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
     responses(
         (status = 200, description = "The schedule", body = ScheduleDetail),
         (status = 404, description = "No such schedule", body = ErrorBody),
@@ -243,7 +243,7 @@ impl SchedulePatch {
 /// (`cron`, `timezone`, `run_at`) recomputes `next_fire_at` from now;
 /// otherwise the pending fire is kept.
 #[utoipa::path(operation_id = "schedules_update", patch, path = "/api/v1/schedules/{id}", tag = "schedules", request_body = SchedulePatch,
-    params(("id" = String, Path, description = "Schedule id")),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
     responses(
         (status = 200, description = "Updated", body = ScheduleDetail),
         (status = 404, description = "No such schedule", body = ErrorBody),
@@ -274,7 +274,7 @@ pub async fn update(
 
 /// Delete a schedule. The jobs it created stay, unlinked from it.
 #[utoipa::path(operation_id = "schedules_remove", delete, path = "/api/v1/schedules/{id}", tag = "schedules",
-    params(("id" = String, Path, description = "Schedule id")),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such schedule", body = ErrorBody),
@@ -319,7 +319,7 @@ async fn set_paused(state: &AppState, raw_id: &str, paused: bool) -> Result<Sche
 
 /// Pause a schedule: it does not fire until resumed.
 #[utoipa::path(operation_id = "schedules_pause", post, path = "/api/v1/schedules/{id}/pause", tag = "schedules",
-    params(("id" = String, Path, description = "Schedule id")),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
     responses(
         (status = 200, description = "Paused", body = ScheduleDetail),
         (status = 404, description = "No such schedule", body = ErrorBody),
@@ -336,7 +336,7 @@ pub async fn pause(
 /// `skip` goes on from the next time after now; `fire_once` and `fire_all`
 /// fire the missed ones at the next tick.
 #[utoipa::path(operation_id = "schedules_resume", post, path = "/api/v1/schedules/{id}/resume", tag = "schedules",
-    params(("id" = String, Path, description = "Schedule id")),
+    params(("id" = uuid::Uuid, Path, description = "Schedule id")),
     responses(
         (status = 200, description = "Resumed", body = ScheduleDetail),
         (status = 404, description = "No such schedule", body = ErrorBody),

@@ -82,7 +82,7 @@ pub async fn create(
 /// Revoke a token: it and its browser sessions stop working at once. It
 /// stays listed, with `revoked_at`.
 #[utoipa::path(operation_id = "tokens_revoke", delete, path = "/api/v1/tokens/{id}", tag = "tokens",
-    params(("id" = String, Path, description = "Token id")),
+    params(("id" = uuid::Uuid, Path, description = "Token id")),
     responses(
         (status = 204, description = "Revoked"),
         (status = 404, description = "No such token", body = ErrorBody),

@@ -139,7 +139,7 @@ async fn find(state: &AppState, raw_id: &str) -> Result<Webhook, ApiError> {
 
 /// Get a webhook.
 #[utoipa::path(operation_id = "webhooks_show", get, path = "/api/v1/webhooks/{id}", tag = "webhooks",
-    params(("id" = String, Path, description = "Webhook id")),
+    params(("id" = uuid::Uuid, Path, description = "Webhook id")),
     responses(
         (status = 200, description = "The webhook", body = Webhook),
         (status = 404, description = "No such webhook", body = ErrorBody),
@@ -184,7 +184,7 @@ pub struct WebhookPatch {
 /// Update a webhook's settings, checked as on creation (the secret is
 /// changed only by rotate-secret).
 #[utoipa::path(operation_id = "webhooks_update", patch, path = "/api/v1/webhooks/{id}", tag = "webhooks",
-    params(("id" = String, Path, description = "Webhook id")),
+    params(("id" = uuid::Uuid, Path, description = "Webhook id")),
     request_body = WebhookPatch,
     responses(
         (status = 200, description = "Updated", body = Webhook),
@@ -221,7 +221,7 @@ pub async fn update(
 /// Delete a webhook with its delivery log. Deliveries in flight may still
 /// arrive once.
 #[utoipa::path(operation_id = "webhooks_remove", delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
-    params(("id" = String, Path, description = "Webhook id")),
+    params(("id" = uuid::Uuid, Path, description = "Webhook id")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such webhook", body = ErrorBody),
@@ -241,7 +241,7 @@ pub async fn remove(
 /// Replace a webhook's secret. The answer shows the new one, once; every
 /// attempt from now on (retries too) is signed with it.
 #[utoipa::path(operation_id = "webhooks_rotate_secret", post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
-    params(("id" = String, Path, description = "Webhook id")),
+    params(("id" = uuid::Uuid, Path, description = "Webhook id")),
     responses(
         (status = 200, description = "The new secret", body = RotatedSecret),
         (status = 404, description = "No such webhook", body = ErrorBody),
@@ -261,7 +261,7 @@ pub async fn rotate_secret(
 /// Send a test delivery: queues a `ping` event (sent even while the webhook
 /// is disabled) and answers 202 with it; follow it in the delivery log.
 #[utoipa::path(operation_id = "webhooks_test", post, path = "/api/v1/webhooks/{id}/test", tag = "webhooks",
-    params(("id" = String, Path, description = "Webhook id")),
+    params(("id" = uuid::Uuid, Path, description = "Webhook id")),
     responses(
         (status = 202, description = "The ping delivery, queued", body = Delivery),
         (status = 404, description = "No such webhook", body = ErrorBody),
@@ -299,7 +299,7 @@ pub struct DeliveryPage {
 
 /// List a webhook's deliveries, newest first, with keyset pagination.
 #[utoipa::path(operation_id = "webhooks_deliveries", get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks",
-    params(("id" = String, Path, description = "Webhook id"), DeliveryParams),
+    params(("id" = uuid::Uuid, Path, description = "Webhook id"), DeliveryParams),
     responses(
         (status = 200, description = "A page of deliveries", body = DeliveryPage),
         (status = 404, description = "No such webhook", body = ErrorBody),
@@ -371,7 +371,7 @@ pub struct DeliveryDetail {
 
 /// Get a delivery with its attempts.
 #[utoipa::path(operation_id = "webhooks_show_delivery", get, path = "/api/v1/webhook-deliveries/{id}", tag = "webhooks",
-    params(("id" = String, Path, description = "Delivery id")),
+    params(("id" = uuid::Uuid, Path, description = "Delivery id")),
     responses(
         (status = 200, description = "The delivery", body = DeliveryDetail),
         (status = 404, description = "No such delivery", body = ErrorBody),
@@ -394,7 +394,7 @@ pub async fn show_delivery(
 /// Send a delivery again: it becomes pending and due now, with a fresh
 /// budget of attempts if it had finished. Answers 202 with it.
 #[utoipa::path(operation_id = "webhooks_redeliver", post, path = "/api/v1/webhook-deliveries/{id}/redeliver", tag = "webhooks",
-    params(("id" = String, Path, description = "Delivery id")),
+    params(("id" = uuid::Uuid, Path, description = "Delivery id")),
     responses(
         (status = 202, description = "Queued again", body = Delivery),
         (status = 404, description = "No such delivery", body = ErrorBody),

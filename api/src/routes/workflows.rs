@@ -260,7 +260,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<WorkflowLis
 /// Get a workflow (by id or name): nodes with parents and children, edges,
 /// and a topological order.
 #[utoipa::path(operation_id = "workflows_show", get, path = "/api/v1/workflows/{id}", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id or name")),
+    params(("id" = uuid::Uuid, Path, description = "Workflow id or name")),
     responses(
         (status = 200, description = "The workflow", body = WorkflowDetail),
         (status = 404, description = "No such workflow", body = ErrorBody),
@@ -276,7 +276,7 @@ pub async fn show(
 /// Delete a workflow with its finished runs. Refused (409) while a run has
 /// unfinished jobs.
 #[utoipa::path(operation_id = "workflows_remove", delete, path = "/api/v1/workflows/{id}", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id or name")),
+    params(("id" = uuid::Uuid, Path, description = "Workflow id or name")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such workflow", body = ErrorBody),
@@ -301,7 +301,7 @@ pub async fn remove(
 
 /// Add a node.
 #[utoipa::path(operation_id = "workflows_add_node", post, path = "/api/v1/workflows/{id}/nodes", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id or name")),
+    params(("id" = uuid::Uuid, Path, description = "Workflow id or name")),
     request_body = NodeSpec,
     responses(
         (status = 201, description = "Added", body = WorkflowDetail),
@@ -329,7 +329,7 @@ pub async fn add_node(
 
 /// Remove a node and its edges.
 #[utoipa::path(operation_id = "workflows_remove_node", delete, path = "/api/v1/workflows/{id}/nodes/{key}", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id or name"),
+    params(("id" = uuid::Uuid, Path, description = "Workflow id or name"),
            ("key" = String, Path, description = "Node key")),
     responses(
         (status = 200, description = "Removed", body = WorkflowDetail),
@@ -352,7 +352,7 @@ pub async fn remove_node(
 /// Add an edge. One that would close a cycle answers 409 with the cycle's
 /// path, and the graph is unchanged.
 #[utoipa::path(operation_id = "workflows_add_edge", post, path = "/api/v1/workflows/{id}/edges", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id or name")),
+    params(("id" = uuid::Uuid, Path, description = "Workflow id or name")),
     request_body = EdgeSpec,
     responses(
         (status = 201, description = "Added", body = WorkflowDetail),
@@ -397,7 +397,7 @@ pub async fn add_edge(
 
 /// Remove an edge.
 #[utoipa::path(operation_id = "workflows_remove_edge", delete, path = "/api/v1/workflows/{id}/edges/{parent}/{child}", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id or name"),
+    params(("id" = uuid::Uuid, Path, description = "Workflow id or name"),
            ("parent" = String, Path, description = "Parent key"),
            ("child" = String, Path, description = "Child key")),
     responses(
@@ -485,7 +485,7 @@ async fn dependencies(
 /// Start a run: one job per node; nodes without parents are queued at once,
 /// the others wait until all their parents have succeeded.
 #[utoipa::path(operation_id = "workflows_start", post, path = "/api/v1/workflows/{id}/runs", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id or name")),
+    params(("id" = uuid::Uuid, Path, description = "Workflow id or name")),
     responses(
         (status = 201, description = "Started", body = RunDetail),
         (status = 404, description = "No such workflow", body = ErrorBody),
@@ -529,7 +529,7 @@ pub async fn start(
 
 /// The latest runs of a workflow (50), newest first, with their status.
 #[utoipa::path(operation_id = "workflows_runs", get, path = "/api/v1/workflows/{id}/runs", tag = "workflows",
-    params(("id" = String, Path, description = "Workflow id or name")),
+    params(("id" = uuid::Uuid, Path, description = "Workflow id or name")),
     responses((status = 200, description = "Runs", body = RunList)))]
 pub async fn runs(
     State(state): State<Arc<AppState>>,
@@ -550,7 +550,7 @@ async fn find_run(state: &AppState, id: &str) -> Result<Run, ApiError> {
 
 /// A run with every node's job and state.
 #[utoipa::path(operation_id = "workflows_show_run", get, path = "/api/v1/workflow-runs/{id}", tag = "workflows",
-    params(("id" = String, Path, description = "Run id")),
+    params(("id" = uuid::Uuid, Path, description = "Run id")),
     responses(
         (status = 200, description = "The run", body = RunDetail),
         (status = 404, description = "No such run", body = ErrorBody),
@@ -566,7 +566,7 @@ pub async fn show_run(
 /// Re-run a finished run's failed (dead), cancelled and skipped nodes,
 /// keeping the succeeded ones.
 #[utoipa::path(operation_id = "workflows_retry_run", post, path = "/api/v1/workflow-runs/{id}/retry", tag = "workflows",
-    params(("id" = String, Path, description = "Run id")),
+    params(("id" = uuid::Uuid, Path, description = "Run id")),
     responses(
         (status = 200, description = "Retried", body = RunDetail),
         (status = 409, description = "The run is still going, or succeeded", body = ErrorBody),
@@ -612,7 +612,7 @@ pub async fn retry_run(
 
 /// Cancel every node of a run that has not finished.
 #[utoipa::path(operation_id = "workflows_cancel_run", post, path = "/api/v1/workflow-runs/{id}/cancel", tag = "workflows",
-    params(("id" = String, Path, description = "Run id")),
+    params(("id" = uuid::Uuid, Path, description = "Run id")),
     responses(
         (status = 200, description = "Cancelled", body = RunDetail),
         (status = 404, description = "No such run", body = ErrorBody),
