@@ -50,6 +50,61 @@ pub fn has_secrets(value: &Value) -> bool {
     }
 }
 
+/// The path (`env.API_KEY`) of the first secret in `value` that is the mask
+/// itself: a client sent back what it was shown, not a value.
+pub fn find_masked(value: &Value) -> Option<String> {
+    match value {
+        Value::Object(map) if secret_of(map) == Some(MASK) => Some(String::new()),
+        Value::Object(map) => map
+            .iter()
+            .find_map(|(k, v)| find_masked(v).map(|rest| join_path(k, &rest))),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| find_masked(v).map(|rest| join_path(&i.to_string(), &rest))),
+        _ => None,
+    }
+}
+
+fn join_path(head: &str, rest: &str) -> String {
+    if rest.is_empty() {
+        head.to_owned()
+    } else {
+        format!("{head}.{rest}")
+    }
+}
+
+/// Puts back, from `stored`, every secret that `edited` holds masked at the
+/// same place: editing a stored template keeps the secrets it was shown
+/// masked. A mask with no stored secret under it is left (and refused by
+/// validation).
+pub fn restore_masked(edited: &mut Value, stored: &Value) {
+    match edited {
+        Value::Object(map) if secret_of(map) == Some(MASK) => {
+            if let Value::Object(old) = stored {
+                if secret_of(old).is_some() {
+                    *edited = stored.clone();
+                }
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                if let Some(old) = stored.get(k) {
+                    restore_masked(v, old);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                if let Some(old) = stored.get(i) {
+                    restore_masked(v, old);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// `serialize_with` for payload fields answered by the api.
 pub fn serialize_redacted<S: Serializer>(value: &Value, s: S) -> Result<S::Ok, S::Error> {
     if has_secrets(value) {
@@ -59,15 +114,15 @@ pub fn serialize_redacted<S: Serializer>(value: &Value, s: S) -> Result<S::Ok, S
     }
 }
 
-/// `serialize_with` for optional payload fields.
-pub fn serialize_redacted_opt<S: Serializer>(
-    value: &Option<Value>,
+/// `serialize_with` for answers that hold stored templates (definitions,
+/// workflow nodes, schedule targets): their own `Serialize` writes them to
+/// the database whole, so the masking happens here, at the answer.
+pub fn serialize_masked<T: serde::Serialize, S: Serializer>(
+    value: &T,
     s: S,
 ) -> Result<S::Ok, S::Error> {
-    match value {
-        Some(v) => serialize_redacted(v, s),
-        None => s.serialize_none(),
-    }
+    let value = serde_json::to_value(value).map_err(serde::ser::Error::custom)?;
+    serialize_redacted(&value, s)
 }
 
 /// A URL with its password masked, for logs and error lines
@@ -107,6 +162,24 @@ mod tests {
         assert_eq!(shown["not_secret"], payload["not_secret"]);
         assert!(has_secrets(&payload));
         assert!(!has_secrets(&shown["env"]["MODE"]));
+    }
+
+    #[test]
+    fn masks_sent_back_are_found_and_restored_from_what_is_stored() {
+        let stored =
+            json!({"env": {"A": {"secret": "one"}, "B": "plain"}, "h": [{"secret": "two"}]});
+        let mut edited = redacted(&stored);
+        edited["env"]["B"] = json!("changed");
+        assert_eq!(find_masked(&edited).as_deref(), Some("env.A"));
+        restore_masked(&mut edited, &stored);
+        assert_eq!(edited["env"]["A"], json!({"secret": "one"}));
+        assert_eq!(edited["h"][0], json!({"secret": "two"}));
+        assert_eq!(edited["env"]["B"], "changed");
+        assert_eq!(find_masked(&edited), None);
+        // A mask where nothing secret was stored stays, to be refused.
+        let mut new_key = json!({"env": {"C": {"secret": MASK}}});
+        restore_masked(&mut new_key, &stored);
+        assert_eq!(find_masked(&new_key).as_deref(), Some("env.C"));
     }
 
     #[test]

@@ -110,3 +110,93 @@ async fn secrets_stay_out_of_logs_events_and_responses() {
         assert!(!responses.contains(&secret), "{what} appears in a response");
     }
 }
+
+#[tokio::test]
+async fn a_masked_secret_sent_back_keeps_the_stored_value_and_is_refused_in_a_new_job() {
+    let stack = Stack::start().await;
+    let template = json!({
+        "kind": "shell",
+        "payload": {"argv": ["sh", "-c", "test \"$API_KEY\" = s3cr3t-v4lue"],
+                    "env": {"API_KEY": {"secret": "s3cr3t-v4lue"}}}
+    });
+    let (status, created) = stack
+        .post(
+            "/api/v1/definitions",
+            json!({"name": "deploy", "template": template}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["template"]["payload"]["env"]["API_KEY"],
+        json!({"secret": "********"})
+    );
+
+    // An edit that sends back what it was shown keeps the secret.
+    let (status, shown) = stack.get("/api/v1/definitions/deploy").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, edited) = stack
+        .put(
+            "/api/v1/definitions/deploy",
+            json!({"description": "edited", "template": shown["template"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited}");
+    let job = stack.submit(json!({"definition": "deploy"})).await;
+    stack
+        .wait_for_status(&id_of(&job), "succeeded", Duration::from_secs(15))
+        .await;
+
+    // Workflow nodes and schedule targets are stored whole, answered masked.
+    let (status, workflow) = stack
+        .post(
+            "/api/v1/workflows",
+            json!({"name": "with-secret", "nodes": [{"key": "a", "job": template}], "edges": []}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{workflow}");
+    assert_eq!(
+        workflow["nodes"][0]["template"]["payload"]["env"]["API_KEY"],
+        json!({"secret": "********"}),
+        "{workflow}"
+    );
+    let (status, run) = stack
+        .post(
+            &format!("/api/v1/workflows/{}/runs", id_of(&workflow)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    let node_job = run["nodes"][0]["job"]["id"]
+        .as_str()
+        .expect("node job")
+        .to_owned();
+    stack
+        .wait_for_status(&node_job, "succeeded", Duration::from_secs(15))
+        .await;
+    let (status, schedule) = stack
+        .post(
+            "/api/v1/schedules",
+            json!({"name": "nightly", "cron": "0 3 * * *", "target": {"job": template}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{schedule}");
+    assert_eq!(
+        schedule["target"]["job"]["payload"]["env"]["API_KEY"],
+        json!({"secret": "********"}),
+        "{schedule}"
+    );
+
+    // A new job cannot carry the mask as if it were the value.
+    let before = stack.job_count().await;
+    let (status, error) = stack
+        .post(
+            "/api/v1/jobs",
+            json!({"kind": "shell", "payload": {"argv": ["env"],
+                   "env": {"API_KEY": {"secret": "********"}}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(error["error"]["details"]["field"], "payload.env.API_KEY");
+    assert_eq!(stack.job_count().await, before);
+    stack.stop().await;
+}

@@ -134,8 +134,17 @@ pub async fn show(
 pub async fn replace(
     State(state): State<Arc<AppState>>,
     Path(name): Path<String>,
-    ApiJson(spec): ApiJson<DefinitionSpec>,
+    ApiJson(mut spec): ApiJson<DefinitionSpec>,
 ) -> Result<Json<Definition>, ApiError> {
+    // Secrets shown masked and sent back unchanged keep their stored value.
+    if let (Some(edited), Some(stored)) = (
+        spec.template.payload.as_mut(),
+        definitions::get(&state.pool, &name)
+            .await?
+            .and_then(|d| d.template.0.payload),
+    ) {
+        conveyor_shared::secrets::restore_masked(edited, &stored);
+    }
     check_template(&state, &spec.template).await?;
     definitions::update(
         &state.pool,

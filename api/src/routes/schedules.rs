@@ -260,7 +260,14 @@ pub async fn update(
     let old = schedules::get_for_update(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("schedule", id))?;
-    let spec = patch.apply(old.to_spec());
+    let stored = old.to_spec();
+    let mut spec = patch.apply(stored.clone());
+    // Secrets shown masked and sent back unchanged keep their stored value.
+    if let (TargetSpec::Job(edited), TargetSpec::Job(stored)) = (&mut spec.target, &stored.target) {
+        if let (Some(edited), Some(stored)) = (edited.payload.as_mut(), stored.payload.as_ref()) {
+            conveyor_shared::secrets::restore_masked(edited, stored);
+        }
+    }
     let new = validate(&state, &spec, old.run_at).await?;
     let next_fire_at = new.next_fire_replacing(&old, state.clock.now());
     let schedule = schedules::update(&mut *tx, id, &new, next_fire_at)

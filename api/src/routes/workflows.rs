@@ -77,6 +77,7 @@ pub struct EdgeSpec {
 pub struct NodeView {
     pub key: String,
     #[schema(value_type = JobSpec)]
+    #[serde(serialize_with = "conveyor_shared::secrets::serialize_redacted")]
     pub template: serde_json::Value,
     pub parents: Vec<String>,
     pub children: Vec<String>,

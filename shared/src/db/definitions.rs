@@ -16,6 +16,7 @@ pub struct Definition {
     pub description: Option<String>,
     /// The job template (the fields of a job without timing or idempotency).
     #[schema(value_type = JobSpec)]
+    #[serde(serialize_with = "crate::secrets::serialize_masked")]
     pub template: sqlx::types::Json<JobSpec>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -34,6 +34,7 @@ pub struct Workflow {
 pub struct Node {
     pub key: String,
     #[schema(value_type = JobSpec)]
+    #[serde(serialize_with = "crate::secrets::serialize_masked")]
     pub template: sqlx::types::Json<JobSpec>,
 }
 

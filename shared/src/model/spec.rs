@@ -61,9 +61,10 @@ pub struct JobSpec {
     /// A label for people (default: the kind).
     pub name: Option<String>,
     /// Input for the executor; a JSON object. Any string in it may be given
-    /// as `{"secret": "…"}`: executors see the value, responses show it masked.
+    /// as `{"secret": "…"}`: executors see the value, responses show it
+    /// masked (this type is also what templates are stored as, so the
+    /// masking is done by the answers that hold it).
     #[schema(value_type = Option<Object>)]
-    #[serde(serialize_with = "crate::secrets::serialize_redacted_opt")]
     pub payload: Option<Value>,
     /// 0-9, higher runs first (default 5).
     pub priority: Option<i64>,
@@ -162,6 +163,15 @@ impl JobSpec {
                 format!(
                     "is {size} bytes; the limit is {} bytes",
                     limits.max_payload_bytes
+                ),
+            ));
+        }
+        if let Some(path) = secrets::find_masked(&payload) {
+            return Err(FieldError::new(
+                format!("payload.{path}"),
+                format!(
+                    "is the mask {{\"secret\": \"{}\"}} that responses show; send the secret itself",
+                    secrets::MASK
                 ),
             ));
         }

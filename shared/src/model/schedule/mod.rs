@@ -228,6 +228,7 @@ pub struct Schedule {
     /// The single fire time; null for a cron schedule.
     pub run_at: Option<DateTime<Utc>>,
     #[sqlx(json)]
+    #[serde(serialize_with = "crate::secrets::serialize_masked")]
     pub target: TargetSpec,
     #[sqlx(try_from = "String")]
     pub misfire: Misfire,
