@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
-use conveyor_shared::auth::Scope;
+use conveyor_shared::auth::{self, Scope};
 use conveyor_shared::db::tokens::{self, Holder};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -113,7 +113,7 @@ pub async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Principal
         let secret = value
             .to_str()
             .ok()
-            .and_then(bearer)
+            .and_then(auth::bearer_token)
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
         (
             tokens::find_by_secret(&state.pool, secret).await?,
@@ -150,13 +150,6 @@ pub async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Principal
 
 fn unauthorized(message: &str) -> ApiError {
     ApiError::Unauthorized(message.to_owned())
-}
-
-/// The token of an `Authorization` value (`Bearer` in any case).
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// The value of cookie `name`, from any `Cookie` header.
@@ -202,11 +195,7 @@ mod tests {
     }
 
     #[test]
-    fn bearer_tokens_and_cookies_are_found() {
-        assert_eq!(bearer("Bearer abc"), Some("abc"));
-        assert_eq!(bearer("bearer  abc "), Some("abc"));
-        assert_eq!(bearer("Basic abc"), None);
-        assert_eq!(bearer("Bearer "), None);
+    fn session_cookies_are_found() {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::COOKIE,

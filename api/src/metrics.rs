@@ -77,9 +77,15 @@ async fn refresh_gauges(state: &AppState) -> sqlx::Result<()> {
 
 /// Counts jobs just created, by queue and kind.
 pub fn jobs_submitted<'a>(jobs: impl IntoIterator<Item = &'a Job>) {
+    // A batch is mostly one queue and kind: one counter lookup per pair,
+    // not per job.
+    let mut by_pair: std::collections::HashMap<(&str, &str), u64> = Default::default();
     for job in jobs {
-        counter!(names::JOBS_SUBMITTED, "queue" => job.queue.clone(), "kind" => job.kind.clone())
-            .increment(1);
+        *by_pair.entry((&job.queue, &job.kind)).or_default() += 1;
+    }
+    for ((queue, kind), n) in by_pair {
+        counter!(names::JOBS_SUBMITTED, "queue" => queue.to_owned(), "kind" => kind.to_owned())
+            .increment(n);
     }
 }
 

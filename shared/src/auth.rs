@@ -59,6 +59,14 @@ impl FromStr for Scope {
     }
 }
 
+/// The token of an `Authorization` header value: `Bearer <token>`, the
+/// scheme in any case (RFC 9110). Used for API tokens and `METRICS_TOKEN`.
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// Tokens start with this, so they are easy to recognise (and to scan for
 /// in leaked text).
 pub const TOKEN_PREFIX: &str = "cvr_";
@@ -98,6 +106,14 @@ mod tests {
         assert!(!Scope::Submit.allows(Scope::Admin));
         assert_eq!("submit".parse::<Scope>(), Ok(Scope::Submit));
         assert!("root".parse::<Scope>().is_err());
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_from_the_authorization_value() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
     }
 
     #[test]

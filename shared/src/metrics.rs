@@ -194,11 +194,17 @@ pub fn authorized(token: Option<&str>, authorization: Option<&[u8]>) -> bool {
     let Some(token) = token else {
         return true;
     };
-    let Some(given) = authorization.and_then(|h| h.strip_prefix(b"Bearer ".as_slice())) else {
+    let given = authorization
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .and_then(crate::auth::bearer_token);
+    let Some(given) = given else {
         return false;
     };
     // Equal-length digests, compared without an early exit.
-    let (a, b) = (Sha256::digest(given), Sha256::digest(token.as_bytes()));
+    let (a, b) = (
+        Sha256::digest(given.as_bytes()),
+        Sha256::digest(token.as_bytes()),
+    );
     a.iter()
         .zip(b.iter())
         .fold(0u8, |acc, (x, y)| acc | (x ^ y))

@@ -335,28 +335,13 @@ async fn limits_answer_a_clear_4xx() {
 
     // WebSocket subscriptions: over the limit in the query string is refused
     // before the upgrade; in a message, answered with an error.
-    let url = format!(
-        "{}/api/v1/ws?queue=a&queue=b&queue=c",
-        stack.base.replace("http://", "ws://")
-    );
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", stack.token).parse().expect("header"),
-    );
-    match tokio_tungstenite::connect_async(request).await {
+    match tokio_tungstenite::connect_async(stack.ws_request("?queue=a&queue=b&queue=c")).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status().as_u16(), 422)
         }
         other => panic!("expected 422, got {:?}", other.map(|(_, r)| r.status())),
     }
-    let url = format!("{}/api/v1/ws", stack.base.replace("http://", "ws://"));
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", stack.token).parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    let (mut socket, _) = tokio_tungstenite::connect_async(stack.ws_request(""))
         .await
         .expect("connect");
     use futures::{SinkExt, StreamExt};

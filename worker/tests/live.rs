@@ -7,21 +7,13 @@ use std::time::Duration;
 use common::{id_of, Stack};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(stack: &Stack, query: &str) -> Socket {
-    let url = format!(
-        "{}/api/v1/ws{query}",
-        stack.base.replace("http://", "ws://")
-    );
-    let mut request = url.into_client_request().expect("request");
-    let bearer = format!("Bearer {}", stack.token).parse().expect("header");
-    request.headers_mut().insert("authorization", bearer);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    let (mut socket, _) = tokio_tungstenite::connect_async(stack.ws_request(query))
         .await
         .expect("connect");
     let hello = next_json(&mut socket).await;

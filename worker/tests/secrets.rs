@@ -9,7 +9,6 @@ use common::{capture_logs, id_of, Stack};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[tokio::test]
 async fn secrets_stay_out_of_logs_events_and_responses() {
@@ -27,13 +26,7 @@ async fn secrets_stay_out_of_logs_events_and_responses() {
     assert!(url.contains(DB_PASSWORD), "{url}");
     stack.add_worker(&[("DATABASE_URL", &url)]).await;
 
-    let ws_url = format!("{}/api/v1/ws", stack.base.replace("http://", "ws://"));
-    let mut request = ws_url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        format!("Bearer {}", stack.token).parse().expect("header"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    let (mut socket, _) = tokio_tungstenite::connect_async(stack.ws_request(""))
         .await
         .expect("connect");
 

@@ -217,6 +217,21 @@ pub fn client_with(token: &str) -> reqwest::Client {
         .expect("client")
 }
 
+impl Stack {
+    /// A WebSocket handshake for `/api/v1/ws{query}` carrying the admin token.
+    pub fn ws_request(
+        &self,
+        query: &str,
+    ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("{}/api/v1/ws{query}", self.base.replace("http://", "ws://"));
+        let mut request = url.into_client_request().expect("request");
+        let bearer = format!("Bearer {}", self.token).parse().expect("header");
+        request.headers_mut().insert("authorization", bearer);
+        request
+    }
+}
+
 pub fn id_of(job: &Value) -> String {
     job["id"].as_str().expect("job id").to_owned()
 }
