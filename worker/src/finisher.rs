@@ -105,10 +105,9 @@ async fn write(worker: &Worker, batch: &[Finished]) {
             .map(|j| StatusEvent::of(j, now)),
     );
     ops.push(QueueOp::Publish(events));
-    if let Err(e) = worker.queue.apply(&ops).await {
-        // Postgres holds the outcome; the reconciler restores Redis.
-        warn!(error = %format!("{e:#}"), "could not update Redis after recording outcomes");
-    }
+    // Postgres holds the outcome; the writer applies this after the claim
+    // loop's earlier changes (the jobs' running events).
+    worker.redis.send(ops).await;
 }
 
 /// Writes a batch of outcomes. Batches without workflow jobs are one
@@ -121,11 +120,11 @@ async fn record(
     finishes: &[Finish],
 ) -> sqlx::Result<(Vec<Uuid>, Vec<Job>, Vec<Job>)> {
     if batch.iter().all(|f| f.job.workflow_run_id.is_none()) {
-        let updated = claims::finish(&worker.pool, finishes).await?;
+        let updated = claims::finish(&worker.pool, &worker.id, finishes).await?;
         return Ok((updated, Vec::new(), Vec::new()));
     }
     let mut tx = worker.pool.begin().await?;
-    let updated = claims::finish(&mut *tx, finishes).await?;
+    let updated = claims::finish(&mut *tx, &worker.id, finishes).await?;
     let accepted: HashSet<Uuid> = updated.iter().copied().collect();
     let in_run = |status: &[JobStatus]| -> Vec<Uuid> {
         batch

@@ -7,6 +7,7 @@ mod finisher;
 mod heartbeat;
 mod housekeeping;
 mod metrics;
+mod redis_writer;
 mod runner;
 mod webhooks;
 

@@ -83,6 +83,8 @@ pub struct Worker {
     pub(crate) registry: Registry,
     pub(crate) pool: PgPool,
     pub(crate) queue: RedisQueue,
+    /// Redis changes of the claim loop and the finisher, applied in order.
+    pub(crate) redis: crate::redis_writer::RedisWriter,
     pub(crate) clock: Clock,
     /// Jobs running now, by id. Guarded by a std mutex: held only for map
     /// operations, never across an await.
@@ -102,6 +104,7 @@ impl Worker {
             .unwrap_or_else(|_| "unknown".into());
         let short = Uuid::new_v4().simple().to_string();
         let id = format!("{host}-{}-{}", std::process::id(), &short[..8]);
+        let redis = crate::redis_writer::RedisWriter::spawn(queue.clone());
         Self {
             id,
             host,
@@ -109,6 +112,7 @@ impl Worker {
             registry,
             pool,
             queue,
+            redis,
             clock,
             running: Mutex::new(HashMap::new()),
         }
@@ -185,6 +189,7 @@ impl Worker {
             Err(_) => warn!("gave up waiting for jobs that ignored cancellation"),
             Ok(Ok(())) => {}
         }
+        self.redis.flush().await;
         background.cancel();
         let _ = beat.await;
         let _ = listener.await;
@@ -331,9 +336,7 @@ impl Worker {
         ops.push(QueueOp::Publish(
             jobs.iter().map(|j| StatusEvent::of(j, now)).collect(),
         ));
-        if let Err(e) = self.queue.apply(&ops).await {
-            warn!(error = %format!("{e:#}"), "could not publish running events");
-        }
+        self.redis.send(ops).await;
         let mut parents = self.parent_results(&jobs).await?;
         for job in jobs {
             let Some(permit) = permits.pop() else { break };
@@ -501,6 +504,7 @@ impl Worker {
             error: None,
             result: None,
             output: None,
+            started_at: job.started_at.unwrap_or(now),
             finished_at: now,
         };
         let failure = match (outcome, stopped) {

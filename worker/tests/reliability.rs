@@ -104,10 +104,11 @@ async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_newer_attempt(
         error: Some(error.into()),
         result: None,
         output: None,
+        started_at: chrono::Utc::now(),
         finished_at: chrono::Utc::now(),
     };
     // A wakes up and reports attempt 1: refused.
-    let refused = claims::finish(pool, &[outcome(1, "stale")])
+    let refused = claims::finish(pool, "worker-a", &[outcome(1, "stale")])
         .await
         .expect("finish");
     assert!(refused.is_empty());
@@ -116,7 +117,9 @@ async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_newer_attempt(
     ok.outcome = AttemptOutcome::Succeeded;
     ok.status = JobStatus::Succeeded;
     ok.error = None;
-    let accepted = claims::finish(pool, &[ok]).await.expect("finish");
+    let accepted = claims::finish(pool, "worker-b", &[ok])
+        .await
+        .expect("finish");
     assert_eq!(accepted, vec![id]);
     let after = stack.job(&id.to_string()).await;
     assert_eq!(after["status"], "succeeded");

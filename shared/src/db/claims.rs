@@ -11,9 +11,10 @@ use uuid::Uuid;
 use crate::model::{AttemptOutcome, Job, JobStatus};
 
 /// Claims the jobs among `ids` that are still waiting to run: each moves to
-/// `running` under `worker`'s lease, its attempt count goes up by one, and
-/// its attempt row is created, all in one statement. Ids that are no longer
-/// waiting (cancelled, already claimed) are left alone and not returned.
+/// `running` under `worker`'s lease and its attempt count goes up by one, in
+/// one statement. Ids that are no longer waiting (cancelled, already claimed)
+/// are left alone and not returned. The attempt row is written when the
+/// attempt ends ([`finish`]); until then the job row describes it.
 pub async fn claim(
     pool: &PgPool,
     ids: &[Uuid],
@@ -21,17 +22,11 @@ pub async fn claim(
     lease_ms: i64,
 ) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as(
-        "with claimed as (
-             update jobs set status = 'running', attempt = attempt + 1,
-                    lease_owner = $2, lease_expires_at = now() + $3 * interval '1 millisecond',
-                    started_at = now(), updated_at = now()
-             where id = any($1) and status in ('queued', 'scheduled')
-             returning *
-         ), attempts as (
-             insert into job_attempts (job_id, attempt, worker_id)
-             select id, attempt, $2 from claimed
-         )
-         select * from claimed",
+        "update jobs set status = 'running', attempt = attempt + 1,
+                lease_owner = $2, lease_expires_at = now() + $3 * interval '1 millisecond',
+                started_at = now(), updated_at = now()
+         where id = any($1) and status in ('queued', 'scheduled')
+         returning *",
     )
     .bind(ids)
     .bind(worker)
@@ -74,14 +69,23 @@ pub struct Finish {
     pub error: Option<String>,
     pub result: Option<Value>,
     pub output: Option<String>,
+    /// When the attempt started (the job's `started_at` at its claim).
+    pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
 }
 
-/// Records a batch of outcomes in one statement. A job's row changes only if
-/// it is still `running` at the attempt named; the attempt row changes only
-/// if it is still open. Returns the ids whose job row was updated; the others
-/// were cancelled or taken over meanwhile and their outcome is refused.
-pub async fn finish<'e>(exec: impl PgExecutor<'e>, batch: &[Finish]) -> sqlx::Result<Vec<Uuid>> {
+/// Records a batch of `worker`'s outcomes in one statement. A job's row
+/// changes only if it is still `running` at the attempt named. The attempt
+/// row is written whether or not the job accepted the outcome (a cancelled
+/// job's attempt still ended `cancelled`), unless the attempt was already
+/// recorded (as `lost`, by the leader). Returns the ids whose job row was
+/// updated; the others were cancelled or taken over meanwhile and their
+/// outcome is refused.
+pub async fn finish<'e>(
+    exec: impl PgExecutor<'e>,
+    worker: &str,
+    batch: &[Finish],
+) -> sqlx::Result<Vec<Uuid>> {
     let n = batch.len();
     let mut ids = Vec::with_capacity(n);
     let mut attempts = Vec::with_capacity(n);
@@ -91,6 +95,7 @@ pub async fn finish<'e>(exec: impl PgExecutor<'e>, batch: &[Finish]) -> sqlx::Re
     let mut errors = Vec::with_capacity(n);
     let mut results = Vec::with_capacity(n);
     let mut outputs = Vec::with_capacity(n);
+    let mut started = Vec::with_capacity(n);
     let mut finished = Vec::with_capacity(n);
     for f in batch {
         ids.push(f.id);
@@ -101,19 +106,27 @@ pub async fn finish<'e>(exec: impl PgExecutor<'e>, batch: &[Finish]) -> sqlx::Re
         errors.push(f.error.clone());
         results.push(f.result.clone());
         outputs.push(f.output.clone());
+        started.push(f.started_at);
         finished.push(f.finished_at);
     }
     sqlx::query_scalar(
         "with input as (
              select * from unnest($1::uuid[], $2::int4[], $3::text[], $4::text[],
                                   $5::timestamptz[], $6::text[], $7::jsonb[], $8::text[],
-                                  $9::timestamptz[])
-                 as t(id, attempt, outcome, status, run_at, error, result, output, finished_at)
+                                  $9::timestamptz[], $10::timestamptz[])
+                 as t(id, attempt, outcome, status, run_at, error, result, output, finished_at,
+                      started_at)
          ), attempts as (
-             update job_attempts a set outcome = i.outcome::attempt_outcome,
-                    finished_at = i.finished_at, error = i.error, output = i.output
-             from input i
-             where a.job_id = i.id and a.attempt = i.attempt and a.outcome = 'running'
+             -- An attempt row opened before migration 0010 is still updated.
+             insert into job_attempts as a (job_id, attempt, worker_id, outcome, started_at,
+                                            finished_at, error, output)
+             select id, attempt, $11, outcome::attempt_outcome, started_at, finished_at,
+                    error, output
+             from input
+             on conflict (job_id, attempt) do update
+                 set outcome = excluded.outcome, finished_at = excluded.finished_at,
+                     error = excluded.error, output = excluded.output
+                 where a.outcome = 'running'
          )
          update jobs j set
                 status = i.status::job_status,
@@ -138,6 +151,8 @@ pub async fn finish<'e>(exec: impl PgExecutor<'e>, batch: &[Finish]) -> sqlx::Re
     .bind(results)
     .bind(outputs)
     .bind(finished)
+    .bind(started)
+    .bind(worker)
     .fetch_all(exec)
     .await
 }

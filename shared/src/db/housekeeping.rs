@@ -51,7 +51,7 @@ pub async fn reclaim_expired(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Res
         "with fence as (
              select 1 from housekeeping_leader where id = 1 and epoch = $1
          ), expired as (
-             select j.id, j.attempt, j.lease_owner,
+             select j.id, j.attempt, j.lease_owner, j.started_at,
                     (select count(*) from job_attempts a
                       where a.job_id = j.id and a.outcome = 'lost') as lost_before
              from jobs j
@@ -60,10 +60,16 @@ pub async fn reclaim_expired(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Res
              order by j.lease_expires_at limit $2
              for update of j skip locked
          ), attempts as (
-             update job_attempts a set outcome = 'lost', finished_at = now(),
-                    error = 'lost: worker ' || a.worker_id || ' stopped renewing its lease'
+             -- The attempt's row is written when it ends (migration 0010);
+             -- one opened before that is updated.
+             insert into job_attempts as a (job_id, attempt, worker_id, outcome, started_at,
+                                            finished_at, error)
+             select e.id, e.attempt, e.lease_owner, 'lost', coalesce(e.started_at, now()), now(),
+                    'lost: worker ' || e.lease_owner || ' stopped renewing its lease'
              from expired e
-             where a.job_id = e.id and a.attempt = e.attempt and a.outcome = 'running'
+             on conflict (job_id, attempt) do update
+                 set outcome = 'lost', finished_at = excluded.finished_at, error = excluded.error
+                 where a.outcome = 'running'
          )
          update jobs j set
              status = case when e.lost_before >= 4 then 'dead' else 'queued' end::job_status,

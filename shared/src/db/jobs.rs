@@ -116,12 +116,24 @@ pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Job>> {
         .await
 }
 
-/// A job's attempts, oldest first.
+/// A job's attempts, oldest first. A running attempt has no row yet (it is
+/// written when the attempt ends): it is read from the job row.
 pub async fn attempts(pool: &PgPool, id: Uuid) -> sqlx::Result<Vec<Attempt>> {
-    sqlx::query_as("select * from job_attempts where job_id = $1 order by attempt")
-        .bind(id)
-        .fetch_all(pool)
-        .await
+    sqlx::query_as(
+        "select job_id, attempt, worker_id, outcome, started_at, finished_at, error, output
+         from job_attempts where job_id = $1
+         union all
+         select j.id, j.attempt, j.lease_owner, 'running'::attempt_outcome,
+                coalesce(j.started_at, now()), null, null, null
+         from jobs j
+         where j.id = $1 and j.status = 'running'
+           and not exists (select 1 from job_attempts a
+                           where a.job_id = j.id and a.attempt = j.attempt)
+         order by 2",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
 }
 
 /// Filters of the jobs list; every field narrows.

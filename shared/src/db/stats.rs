@@ -39,7 +39,7 @@ pub async fn queues(pool: &PgPool) -> sqlx::Result<Vec<QueueCounts>> {
 }
 
 async fn counts(pool: &PgPool) -> sqlx::Result<Vec<QueueCounts>> {
-    // Counters kept by triggers (migrations/0007_counters.sql): no count(*).
+    // Counters kept by triggers (migrations/0007_counters.sql, 0010_hot_path.sql): no count(*).
     let rows: Vec<(String, JobStatus, i64)> = sqlx::query_as(
         "select queue, status, n from job_counts
          where status in ('scheduled', 'queued', 'running', 'dead') and n <> 0
@@ -115,12 +115,23 @@ pub async fn finished_per_minute(
         .collect())
 }
 
-/// Forgets throughput older than a day and counters that reached zero.
-pub async fn prune_counters(pool: &PgPool) -> sqlx::Result<()> {
-    sqlx::query("delete from job_throughput where minute < now() - interval '1 day'")
+/// Folds the counters' appended deltas into their totals (see
+/// migrations/0010_hot_path.sql). Readers see the same numbers before and
+/// after; folding only keeps the delta tables short.
+pub async fn fold_counters(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query("select job_counts_fold()")
         .execute(pool)
         .await?;
-    sqlx::query("delete from job_counts where n = 0")
+    Ok(())
+}
+
+/// Forgets throughput older than a day and counters that reached zero.
+pub async fn prune_counters(pool: &PgPool) -> sqlx::Result<()> {
+    fold_counters(pool).await?;
+    sqlx::query("delete from job_throughput_totals where minute < now() - interval '1 day'")
+        .execute(pool)
+        .await?;
+    sqlx::query("delete from job_count_totals where n = 0")
         .execute(pool)
         .await?;
     Ok(())

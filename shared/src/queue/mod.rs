@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::AsyncCommands;
+use std::sync::Arc;
 use uuid::Uuid;
 
 pub use keys::Keys;
@@ -94,6 +96,12 @@ pub struct Claimed {
 #[derive(Clone)]
 pub struct RedisQueue {
     pool: Pool,
+    /// One multiplexed connection, made at first use, for the short
+    /// commands of the hot path (apply, extend, unclaim): callers share it
+    /// and their commands are pipelined on it, with no pool check-out and no
+    /// PING before each use as the pool does. It reconnects by itself after
+    /// a failure. Blocking commands (BLPOP) never go through it.
+    shared: Arc<tokio::sync::OnceCell<ConnectionManager>>,
     keys: Keys,
     claim_script: redis::Script,
     scripts: maintenance::Scripts,
@@ -120,6 +128,7 @@ impl RedisQueue {
         let client = redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?;
         Ok(Self {
             pool,
+            shared: Arc::new(tokio::sync::OnceCell::new()),
             keys: Keys::new(prefix),
             claim_script: redis::Script::new(include_str!("claim.lua")),
             scripts: maintenance::Scripts::new(),
@@ -138,6 +147,24 @@ impl RedisQueue {
 
     pub async fn conn(&self) -> anyhow::Result<deadpool_redis::Connection> {
         self.pool.get().await.context("connecting to Redis")
+    }
+
+    /// The shared multiplexed connection (see the field's comment).
+    pub async fn shared(&self) -> anyhow::Result<ConnectionManager> {
+        let manager = self
+            .shared
+            .get_or_try_init(|| async {
+                // Short: with Redis down, requests must not hang on it.
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Duration::from_secs(2))
+                    .set_response_timeout(Duration::from_secs(2))
+                    .set_number_of_retries(2)
+                    .set_max_delay(1_000);
+                ConnectionManager::new_with_config(self.client.clone(), config).await
+            })
+            .await
+            .context("connecting to Redis")?;
+        Ok(manager.clone())
     }
 
     /// Checks that Redis answers.
@@ -218,8 +245,8 @@ impl RedisQueue {
             pipe.ltrim(&key, 0, WAKE_CAP - 1).ignore();
             pipe.sadd(self.keys.queues(), queue).ignore();
         }
-        let mut conn = self.conn().await?;
-        pipe.query_async::<()>(&mut *conn)
+        let mut conn = self.shared().await?;
+        pipe.query_async::<()>(&mut conn)
             .await
             .context("writing to Redis")?;
         Ok(())
@@ -276,8 +303,8 @@ impl RedisQueue {
             pipe.zadd(self.keys.ready(queue), id.to_string(), *score)
                 .ignore();
         }
-        let mut conn = self.conn().await?;
-        pipe.query_async::<()>(&mut *conn).await?;
+        let mut conn = self.shared().await?;
+        pipe.query_async::<()>(&mut conn).await?;
         Ok(())
     }
 
@@ -317,8 +344,8 @@ impl RedisQueue {
                 .arg(id.to_string())
                 .ignore();
         }
-        let mut conn = self.conn().await?;
-        pipe.query_async::<()>(&mut *conn).await?;
+        let mut conn = self.shared().await?;
+        pipe.query_async::<()>(&mut conn).await?;
         Ok(())
     }
 

@@ -109,6 +109,9 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
         if let Err(e) = schedules::run(&worker, fence).await {
             warn!(error = %format!("{e:#}"), "firing schedules failed");
         }
+        if let Err(e) = conveyor_shared::db::stats::fold_counters(&worker.pool).await {
+            warn!(error = %e, "folding counters failed");
+        }
         // A missing sentinel means Redis lost its data: reconcile at once.
         let due = last_reconcile.is_none_or(|t| t.elapsed() >= config.reconcile_every);
         if due || !sentinel {
