@@ -1,71 +1,210 @@
 //! End-to-end benchmark: the release api and worker binaries against the
-//! machine's Postgres and Redis (a fresh database and key prefix).
+//! machine's Postgres and Redis (a fresh database and key prefix). Prints
+//! figures; asserts nothing about speed.
 //!
 //! 1. submit: N `noop` jobs through `POST /jobs/batch` (1,000 per request,
 //!    4 requests in flight) with no worker running;
-//! 2. drain: start W worker processes and time until every job succeeded;
-//! 3. pickup latency: jobs sent one at a time to idle workers, submitted →
-//!    started (both Postgres timestamps), p50 / p99.
+//! 2. drain: start W worker processes and time until no job is left
+//!    (polling `GET /queues`), from the first job's `started_at`; RSS of the
+//!    api and the workers is sampled meanwhile;
+//! 3. single: S jobs through `POST /jobs`, one per request, from K
+//!    concurrent keep-alive clients, workers running;
+//! 4. pickup: L jobs sent to idle workers one per request, open loop at R per
+//!    second; latency from the client's send to the job's `started_at`.
 //!
-//! `scripts/bench [--jobs N] [--workers W] [--concurrency C] [--latency-jobs L]`
+//! At the end one line starting with `{"bench":` holds every figure as JSON.
+//!
+//! `scripts/bench [--jobs N] [--workers W] [--concurrency C] [--latency-jobs L]
+//!  [--rate R] [--single-jobs S] [--clients K] [--skip submit,drain,single,pickup]`
 
+use std::collections::BTreeSet;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use conveyor_shared::testing::TestEnv;
 use futures::{stream, StreamExt};
 use serde_json::{json, Value};
+
+const USAGE: &str = "usage: scripts/bench [--jobs N] [--workers W] [--concurrency C] \
+[--latency-jobs L] [--rate R] [--single-jobs S] [--clients K] \
+[--skip submit,drain,single,pickup]";
+const PHASES: [&str; 4] = ["submit", "drain", "single", "pickup"];
+/// Jobs per `POST /jobs/batch` request, and such requests in flight.
+const BATCH: usize = 1000;
+const BATCHES_IN_FLIGHT: usize = 4;
+/// Pickup phase: warm-up jobs, and the most submits in flight.
+const WARMUP_JOBS: usize = 20;
+const PICKUP_IN_FLIGHT: usize = 64;
+/// Guard against a hang (not a timing assertion).
+const IDLE_LIMIT: Duration = Duration::from_secs(900);
 
 struct Options {
     jobs: usize,
     workers: usize,
     concurrency: usize,
     latency_jobs: usize,
+    rate: f64,
+    single_jobs: usize,
+    clients: usize,
+    skip: BTreeSet<String>,
+}
+
+impl Options {
+    fn runs(&self, phase: &str) -> bool {
+        !self.skip.contains(phase)
+    }
+}
+
+fn usage_error(message: &str) -> ! {
+    eprintln!("{message}\n{USAGE}");
+    std::process::exit(2);
 }
 
 fn options() -> Options {
     let mut o = Options {
-        jobs: 20_000,
+        jobs: 200_000,
         workers: 2,
-        concurrency: 50,
-        latency_jobs: 200,
+        concurrency: 256,
+        latency_jobs: 2000,
+        rate: 500.0,
+        single_jobs: 50_000,
+        clients: 64,
+        skip: BTreeSet::new(),
     };
-    let args: Vec<String> = std::env::args().collect();
-    let mut i = 1;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
     while i < args.len() {
-        let value = args.get(i + 1).and_then(|v| v.parse::<usize>().ok());
-        match (args[i].as_str(), value) {
-            ("--jobs", Some(v)) => o.jobs = v,
-            ("--workers", Some(v)) => o.workers = v,
-            ("--concurrency", Some(v)) => o.concurrency = v,
-            ("--latency-jobs", Some(v)) => o.latency_jobs = v,
-            ("--bench", _) => {
+        let flag = args[i].as_str();
+        match flag {
+            // cargo bench passes --bench to harness = false targets.
+            "--bench" => {
                 i += 1;
                 continue;
             }
-            (other, _) => {
-                eprintln!("unknown or incomplete option {other}");
-                std::process::exit(2);
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
             }
+            _ => {}
+        }
+        let Some(value) = args.get(i + 1) else {
+            usage_error(&format!("{flag} needs a value"));
+        };
+        let count = || value.parse::<usize>().ok();
+        let ok = match flag {
+            "--jobs" => count().map(|v| o.jobs = v).is_some(),
+            "--workers" => count().filter(|v| *v > 0).map(|v| o.workers = v).is_some(),
+            "--concurrency" => count()
+                .filter(|v| *v > 0)
+                .map(|v| o.concurrency = v)
+                .is_some(),
+            "--latency-jobs" => count().map(|v| o.latency_jobs = v).is_some(),
+            "--single-jobs" => count().map(|v| o.single_jobs = v).is_some(),
+            "--clients" => count().filter(|v| *v > 0).map(|v| o.clients = v).is_some(),
+            "--rate" => value
+                .parse::<f64>()
+                .ok()
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .map(|r| o.rate = r)
+                .is_some(),
+            "--skip" => {
+                for phase in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                    if !PHASES.contains(&phase) {
+                        usage_error(&format!(
+                            "unknown phase {phase:?} in --skip (phases: {})",
+                            PHASES.join(",")
+                        ));
+                    }
+                    o.skip.insert(phase.to_owned());
+                }
+                true
+            }
+            _ => usage_error(&format!("unknown option {flag}")),
+        };
+        if !ok {
+            usage_error(&format!("bad value {value:?} for {flag}"));
         }
         i += 2;
     }
     o
 }
 
+/// Nearest-rank percentile of ascending `sorted`; NaN when empty.
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-fn peak_rss_mib(pid: u32) -> Option<f64> {
+/// Two decimals, for the JSON line (NaN becomes null there).
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// A `/proc/PID/status` field given in kB (`VmRSS:`, `VmHWM:`), in MiB.
+fn status_mib(pid: u32, field: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+fn mib_list(names: &[String], values: &[f64]) -> String {
+    names
+        .iter()
+        .zip(values)
+        .map(|(n, v)| format!("{n} {v:.1} MiB"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Samples VmRSS of some processes every 200 ms and keeps each one's peak.
+struct RssSampler {
+    peaks: Arc<Mutex<Vec<f64>>>,
+    pids: Vec<Option<u32>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RssSampler {
+    fn sample(pids: &[Option<u32>], peaks: &Mutex<Vec<f64>>) {
+        let now: Vec<Option<f64>> = pids
+            .iter()
+            .map(|p| p.and_then(|pid| status_mib(pid, "VmRSS:")))
+            .collect();
+        let mut peaks = peaks.lock().expect("rss peaks");
+        for (peak, rss) in peaks.iter_mut().zip(now) {
+            if let Some(rss) = rss {
+                *peak = if peak.is_nan() { rss } else { peak.max(rss) };
+            }
+        }
+    }
+
+    fn start(pids: Vec<Option<u32>>) -> Self {
+        let peaks = Arc::new(Mutex::new(vec![f64::NAN; pids.len()]));
+        let (p, k) = (pids.clone(), peaks.clone());
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                Self::sample(&p, &k);
+            }
+        });
+        Self { peaks, pids, task }
+    }
+
+    /// Stops sampling (after a last sample); the peaks in start's order.
+    fn finish(self) -> Vec<f64> {
+        self.task.abort();
+        Self::sample(&self.pids, &self.peaks);
+        let peaks = self.peaks.lock().expect("rss peaks");
+        peaks.clone()
+    }
 }
 
 /// A release binary beside this benchmark (scripts/bench builds them first).
@@ -97,12 +236,129 @@ fn spawn(binary: &str, env: &TestEnv, extra: &[(&str, String)]) -> tokio::proces
     command.spawn().expect("spawn")
 }
 
-async fn count(env: &TestEnv, status: &str) -> i64 {
-    sqlx::query_scalar("select count(*) from jobs where status = $1::job_status")
-        .bind(status)
-        .fetch_one(&env.pool)
-        .await
-        .expect("count")
+fn spawn_workers(o: &Options, env: &TestEnv) -> Vec<tokio::process::Child> {
+    (0..o.workers)
+        .map(|_| {
+            spawn(
+                &binary("conveyor-worker"),
+                env,
+                &[
+                    ("WORKER_CONCURRENCY", o.concurrency.to_string()),
+                    ("DB_MAX_CONNECTIONS", "8".into()),
+                    // Several workers must not clash on the metrics port.
+                    ("WORKER_METRICS_ADDR", "off".into()),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// The api as a client sees it.
+#[derive(Clone)]
+struct Api {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    async fn get(&self, path: &str) -> Option<Value> {
+        let response = self.http.get(self.url(path)).send().await.ok()?;
+        response.error_for_status().ok()?.json().await.ok()
+    }
+
+    /// Submits one noop job; its id.
+    async fn submit_one(&self) -> Result<String, String> {
+        let response = self
+            .http
+            .post(self.url("/jobs"))
+            .json(&json!({"kind": "noop"}))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status();
+        if status.as_u16() != 201 {
+            return Err(format!("status {status}"));
+        }
+        let job: Value = response.json().await.map_err(|e| e.to_string())?;
+        job["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "no id in the answer".into())
+    }
+
+    /// Jobs scheduled, queued, running or blocked over all queues, from
+    /// `GET /queues` (counters, no `count(*)`).
+    async fn pending(&self) -> Option<i64> {
+        let list = self.get("/queues").await?;
+        let queues = list["queues"].as_array()?;
+        let field = |q: &Value, name: &str| q[name].as_i64().unwrap_or(0);
+        Some(
+            queues
+                .iter()
+                .map(|q| {
+                    field(q, "scheduled")
+                        + field(q, "queued")
+                        + field(q, "running")
+                        + field(q, "blocked")
+                })
+                .sum(),
+        )
+    }
+
+    /// Polls `/queues` every 50 ms (every 5 ms once fewer than 2% of
+    /// `total` are left) until no job is pending; the wall clock when that
+    /// was seen.
+    async fn wait_idle(&self, total: usize, what: &str) -> DateTime<Utc> {
+        let start = Instant::now();
+        loop {
+            let mut pause = Duration::from_millis(50);
+            if let Some(left) = self.pending().await {
+                if left <= 0 {
+                    return Utc::now();
+                }
+                if (left as f64) < 0.02 * total as f64 {
+                    pause = Duration::from_millis(5);
+                }
+            }
+            assert!(
+                start.elapsed() < IDLE_LIMIT,
+                "{what}: jobs still pending after {} s",
+                IDLE_LIMIT.as_secs()
+            );
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    async fn started_at(&self, id: &str) -> Option<DateTime<Utc>> {
+        let job = self.get(&format!("/jobs/{id}")).await?;
+        let at = DateTime::parse_from_rfc3339(job["started_at"].as_str()?).ok()?;
+        Some(at.with_timezone(&Utc))
+    }
+
+    /// `counts` of `GET /stats`: jobs per status.
+    async fn counts(&self) -> Option<Value> {
+        Some(self.get("/stats").await?["counts"].clone())
+    }
+
+    /// Waits (up to 30 s) until `n` workers are listed live.
+    async fn wait_workers(&self, n: usize) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
+            let live = self
+                .get("/workers")
+                .await
+                .and_then(|w| w["workers"].as_array().map(Vec::len));
+            if live.unwrap_or(0) >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        println!("WARNING: fewer than {n} workers listed live after 30 s");
+    }
 }
 
 #[tokio::main]
@@ -114,7 +370,7 @@ async fn main() {
         .expect("free port")
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut api = spawn(
+    let mut api_process = spawn(
         &binary("conveyor-api"),
         &env,
         &[
@@ -139,11 +395,14 @@ async fn main() {
     );
     let http = reqwest::Client::builder()
         .default_headers(headers)
+        .pool_max_idle_per_host(o.clients.max(PICKUP_IN_FLIGHT))
         .build()
         .expect("client");
+    let api = Api { http, base };
     let ready = Instant::now();
-    while http
-        .get(format!("{base}/readyz"))
+    while api
+        .http
+        .get(format!("{}/readyz", api.base))
         .send()
         .await
         .map(|r| r.status().is_success())
@@ -157,150 +416,372 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     println!(
-        "conveyor bench: {} noop jobs, {} workers x {} slots, {} latency samples",
-        o.jobs, o.workers, o.concurrency, o.latency_jobs
+        "conveyor bench: {} batch jobs, {} workers x {} slots, {} single jobs by {} clients, \
+         {} pickup samples at {}/s",
+        o.jobs, o.workers, o.concurrency, o.single_jobs, o.clients, o.latency_jobs, o.rate
     );
+    if !o.skip.is_empty() {
+        let skipped: Vec<&str> = o.skip.iter().map(String::as_str).collect();
+        println!("skipping: {}", skipped.join(", "));
+    }
+
+    let mut submitted: usize = 0;
+    let mut workers: Vec<tokio::process::Child> = Vec::new();
+    let mut worker_names: Vec<String> = Vec::new();
+    let mut submit_rate = None;
+    let (mut drain_rate, mut drain_span, mut drain_wall) = (None, None, None);
+    let mut drain_rss: Option<Vec<f64>> = None;
+    let (mut single_rate, mut single_p50, mut single_p99) = (None, None, None);
+    let mut pickup: Option<[f64; 4]> = None;
 
     // 1. submit
-    let batches: Vec<usize> = (0..o.jobs)
-        .step_by(1000)
-        .map(|s| (o.jobs - s).min(1000))
-        .collect();
-    let started = Instant::now();
-    let results: Vec<bool> = stream::iter(batches)
-        .map(|n| {
-            let http = http.clone();
-            let url = format!("{base}/api/v1/jobs/batch");
-            async move {
-                let jobs: Vec<Value> = (0..n).map(|_| json!({"kind": "noop"})).collect();
-                http.post(url)
-                    .json(&json!({ "jobs": jobs }))
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16() == 201)
-                    .unwrap_or(false)
+    let mut first_id: Option<String> = None;
+    let mut batch_jobs = 0;
+    if o.runs("submit") && o.jobs > 0 {
+        let batches: Vec<(usize, usize)> = (0..o.jobs)
+            .step_by(BATCH)
+            .map(|s| (s, (o.jobs - s).min(BATCH)))
+            .collect();
+        let started = Instant::now();
+        let results: Vec<Result<(usize, Option<String>), String>> = stream::iter(batches)
+            .map(|(start, n)| {
+                let api = api.clone();
+                async move {
+                    let jobs: Vec<Value> = (0..n).map(|_| json!({"kind": "noop"})).collect();
+                    let response = api
+                        .http
+                        .post(api.url("/jobs/batch"))
+                        .json(&json!({ "jobs": jobs }))
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if response.status().as_u16() != 201 {
+                        return Err(format!("status {}", response.status()));
+                    }
+                    // Only the first batch's answer is needed (its first job).
+                    if start > 0 {
+                        let _ = response.bytes().await;
+                        return Ok((start, None));
+                    }
+                    let body: Value = response.json().await.map_err(|e| e.to_string())?;
+                    Ok((start, body["jobs"][0]["id"].as_str().map(str::to_owned)))
+                }
+            })
+            .buffer_unordered(BATCHES_IN_FLIGHT)
+            .collect()
+            .await;
+        let took = started.elapsed().as_secs_f64();
+        for result in results {
+            match result {
+                Ok((0, id)) => first_id = id,
+                Ok(_) => {}
+                Err(e) => panic!("a batch failed: {e}"),
             }
-        })
-        .buffer_unordered(4)
-        .collect()
-        .await;
-    let submit = started.elapsed();
-    assert!(results.iter().all(|ok| *ok), "a batch failed");
-    println!(
-        "submit:  {:>9.0} jobs/s  ({} jobs in {:.2} s, batch endpoint)",
-        o.jobs as f64 / submit.as_secs_f64(),
-        o.jobs,
-        submit.as_secs_f64()
-    );
+        }
+        batch_jobs = o.jobs;
+        submitted += o.jobs;
+        let rate = o.jobs as f64 / took;
+        submit_rate = Some(rate);
+        println!(
+            "submit:  {rate:>9.0} jobs/s  ({} jobs in {took:.2} s, batch endpoint, \
+             {BATCH} per request, {BATCHES_IN_FLIGHT} in flight)",
+            o.jobs
+        );
+    } else {
+        println!("submit:  skipped");
+    }
 
     // 2. drain
-    let mut workers: Vec<_> = (0..o.workers)
-        .map(|_| {
-            spawn(
-                &binary("conveyor-worker"),
-                &env,
-                &[
-                    ("WORKER_CONCURRENCY", o.concurrency.to_string()),
-                    ("DB_MAX_CONNECTIONS", "8".into()),
-                ],
-            )
-        })
-        .collect();
-    let drain_start = Instant::now();
-    loop {
-        if count(&env, "succeeded").await >= o.jobs as i64 {
-            break;
+    if o.runs("drain") {
+        let wall = Instant::now();
+        workers = spawn_workers(&o, &env);
+        worker_names = (1..=workers.len()).map(|i| format!("worker{i}")).collect();
+        let mut pids = vec![api_process.id()];
+        pids.extend(workers.iter().map(|w| w.id()));
+        let sampler = RssSampler::start(pids);
+        if batch_jobs == 0 {
+            api.wait_workers(o.workers).await;
         }
-        assert!(
-            drain_start.elapsed() < Duration::from_secs(600),
-            "drain took too long"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (first, last): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
-        sqlx::query_as("select min(started_at), max(finished_at) from jobs")
-            .fetch_one(&env.pool)
-            .await
-            .expect("span");
-    let span = (last - first).num_microseconds().unwrap_or(1) as f64 / 1e6;
-    println!(
-        "drain:   {:>9.0} jobs/s  (first start to last finish {:.2} s; wall {:.2} s incl. worker start)",
-        o.jobs as f64 / span,
-        span,
-        drain_start.elapsed().as_secs_f64()
-    );
-
-    // 3. pickup latency on idle workers
-    let mut latencies = Vec::with_capacity(o.latency_jobs);
-    for _ in 0..o.latency_jobs {
-        let job: Value = http
-            .post(format!("{base}/api/v1/jobs"))
-            .json(&json!({"kind": "noop"}))
-            .send()
-            .await
-            .expect("submit")
-            .json()
-            .await
-            .expect("job");
-        let id = uuid::Uuid::parse_str(job["id"].as_str().expect("id")).expect("uuid");
-        let waited = Instant::now();
-        loop {
-            let row: Option<(f64,)> = sqlx::query_as(
-                "select extract(epoch from (started_at - created_at))::float8 * 1000
-                 from jobs where id = $1 and status = 'succeeded'",
-            )
-            .bind(id)
-            .fetch_optional(&env.pool)
-            .await
-            .expect("latency");
-            if let Some((ms,)) = row {
-                latencies.push(ms);
-                break;
+        let done = api.wait_idle(batch_jobs, "drain").await;
+        let wall_s = wall.elapsed().as_secs_f64();
+        let peaks = sampler.finish();
+        drain_wall = Some(wall_s);
+        if batch_jobs == 0 {
+            println!("drain:   nothing to drain (submit skipped); workers up in {wall_s:.2} s");
+        } else {
+            let first = match &first_id {
+                Some(id) => api.started_at(id).await,
+                None => None,
+            };
+            match first {
+                Some(first) => {
+                    let span = (done - first).num_microseconds().unwrap_or(0) as f64 / 1e6;
+                    let rate = batch_jobs as f64 / span;
+                    drain_span = Some(span);
+                    drain_rate = Some(rate);
+                    println!(
+                        "drain:   {rate:>9.0} jobs/s  (first start -> all done {span:.2} s; \
+                         wall {wall_s:.2} s incl. worker start)"
+                    );
+                }
+                None => println!(
+                    "drain:   WARNING: no started_at for the first job {first_id:?}; \
+                     wall {wall_s:.2} s incl. worker start"
+                ),
             }
-            assert!(
-                waited.elapsed() < Duration::from_secs(10),
-                "job {id} never ran"
+            let succeeded = api
+                .counts()
+                .await
+                .and_then(|c| c["succeeded"].as_i64())
+                .unwrap_or(-1);
+            if succeeded != batch_jobs as i64 {
+                println!(
+                    "WARNING: after the drain /stats counts {succeeded} succeeded jobs, \
+                     expected {batch_jobs}"
+                );
+            }
+        }
+        let mut names = vec!["api".to_owned()];
+        names.extend(worker_names.iter().cloned());
+        println!(
+            "drain RSS (VmRSS every 200 ms, peak): {}",
+            mib_list(&names, &peaks)
+        );
+        drain_rss = Some(peaks);
+    } else {
+        println!("drain:   skipped");
+    }
+
+    let needs_workers =
+        (o.runs("single") && o.single_jobs > 0) || (o.runs("pickup") && o.latency_jobs > 0);
+    if workers.is_empty() && needs_workers {
+        workers = spawn_workers(&o, &env);
+        worker_names = (1..=workers.len()).map(|i| format!("worker{i}")).collect();
+        api.wait_workers(o.workers).await;
+        if batch_jobs > 0 {
+            println!(
+                "note:    drain skipped: the {batch_jobs} submitted jobs run during the next phase"
             );
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        // Let the workers go idle (blocked on Redis) again.
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    println!(
-        "pickup:  p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms  (submitted -> started, idle workers)",
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 99.0),
-        latencies.last().copied().unwrap_or(f64::NAN)
-    );
-    let mut rss = Vec::new();
-    if let Some(pid) = api.id() {
-        rss.push(format!(
-            "api {:.1} MiB",
-            peak_rss_mib(pid).unwrap_or(f64::NAN)
-        ));
-    }
-    for (i, w) in workers.iter().enumerate() {
-        if let Some(pid) = w.id() {
-            rss.push(format!(
-                "worker{} {:.1} MiB",
-                i + 1,
-                peak_rss_mib(pid).unwrap_or(f64::NAN)
-            ));
         }
     }
-    println!("peak RSS: {}", rss.join(", "));
-    let dead = count(&env, "dead").await;
-    println!(
-        "check:   {} succeeded, {dead} dead",
-        count(&env, "succeeded").await
-    );
+
+    // 3. single submits, workers running
+    if o.runs("single") && o.single_jobs > 0 {
+        let next = Arc::new(AtomicUsize::new(0));
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..o.clients)
+            .map(|_| {
+                let (api, next, total) = (api.clone(), next.clone(), o.single_jobs);
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let mut failures: Vec<String> = Vec::new();
+                    while next.fetch_add(1, Ordering::Relaxed) < total {
+                        let sent = Instant::now();
+                        let result = api
+                            .http
+                            .post(api.url("/jobs"))
+                            .json(&json!({"kind": "noop"}))
+                            .send()
+                            .await;
+                        match result {
+                            Ok(r) if r.status().as_u16() == 201 => {
+                                // Read the body so that the connection is reused.
+                                let _ = r.bytes().await;
+                                latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                            }
+                            Ok(r) => failures.push(format!("status {}", r.status())),
+                            Err(e) => failures.push(e.to_string()),
+                        }
+                    }
+                    (latencies, failures)
+                })
+            })
+            .collect();
+        let mut latencies = Vec::with_capacity(o.single_jobs);
+        let mut failures = Vec::new();
+        for task in tasks {
+            let (l, f) = task.await.expect("client task");
+            latencies.extend(l);
+            failures.extend(f);
+        }
+        let took = started.elapsed().as_secs_f64();
+        let ok = latencies.len();
+        submitted += ok;
+        latencies.sort_by(|a, b| a.total_cmp(b));
+        let rate = ok as f64 / took;
+        let (p50, p99) = (percentile(&latencies, 50.0), percentile(&latencies, 99.0));
+        let last_sent = Instant::now();
+        api.wait_idle(ok + batch_jobs, "single").await;
+        println!(
+            "single:  {rate:>9.0} jobs/s  ({ok} jobs in {took:.2} s, one per request, {} clients; \
+             request p50 {p50:.2} ms, p99 {p99:.2} ms; all ran {:.2} s after the last)",
+            o.clients,
+            last_sent.elapsed().as_secs_f64()
+        );
+        if !failures.is_empty() {
+            println!(
+                "WARNING: single: {} submits failed (first: {})",
+                failures.len(),
+                failures[0]
+            );
+        }
+        single_rate = Some(rate);
+        single_p50 = Some(p50);
+        single_p99 = Some(p99);
+    } else {
+        println!("single:  skipped");
+    }
+
+    // 4. pickup latency on idle workers, open loop
+    if o.runs("pickup") && o.latency_jobs > 0 {
+        for _ in 0..WARMUP_JOBS {
+            match api.submit_one().await {
+                Ok(_) => submitted += 1,
+                Err(e) => println!("WARNING: pickup warm-up submit failed: {e}"),
+            }
+        }
+        api.wait_idle(WARMUP_JOBS + batch_jobs, "pickup warm-up")
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(PICKUP_IN_FLIGHT));
+        let t0 = tokio::time::Instant::now();
+        let mut tasks = Vec::with_capacity(o.latency_jobs);
+        for i in 0..o.latency_jobs {
+            let due = t0 + Duration::from_secs_f64(i as f64 / o.rate);
+            tokio::time::sleep_until(due).await;
+            let permit = in_flight.clone().acquire_owned().await.expect("semaphore");
+            let api = api.clone();
+            tasks.push(tokio::spawn(async move {
+                let lag = due.elapsed();
+                let sent = Utc::now();
+                let result = api.submit_one().await;
+                drop(permit);
+                (sent, lag, result)
+            }));
+        }
+        let mut sent_jobs: Vec<(DateTime<Utc>, String)> = Vec::with_capacity(o.latency_jobs);
+        let mut failures = Vec::new();
+        let mut max_lag = Duration::ZERO;
+        for task in tasks {
+            let (sent, lag, result) = task.await.expect("pickup task");
+            max_lag = max_lag.max(lag);
+            match result {
+                Ok(id) => sent_jobs.push((sent, id)),
+                Err(e) => failures.push(e),
+            }
+        }
+        let send_span = t0.elapsed().as_secs_f64();
+        submitted += sent_jobs.len();
+        api.wait_idle(sent_jobs.len() + batch_jobs, "pickup").await;
+        let mut latencies: Vec<f64> = stream::iter(sent_jobs)
+            .map(|(sent, id)| {
+                let api = api.clone();
+                async move {
+                    let started = api.started_at(&id).await;
+                    started.map(|s| (s - sent).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+                }
+            })
+            .buffer_unordered(16)
+            .filter_map(|l| async move { l })
+            .collect()
+            .await;
+        latencies.sort_by(|a, b| a.total_cmp(b));
+        let figures = [
+            percentile(&latencies, 50.0),
+            percentile(&latencies, 90.0),
+            percentile(&latencies, 99.0),
+            latencies.last().copied().unwrap_or(f64::NAN),
+        ];
+        println!(
+            "pickup:  p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms  ({} jobs at {}/s \
+             open loop in {send_span:.2} s, max send lag {:.1} ms; client send -> started, \
+             idle workers)",
+            figures[0],
+            figures[1],
+            figures[2],
+            figures[3],
+            latencies.len(),
+            o.rate,
+            max_lag.as_secs_f64() * 1000.0
+        );
+        if !failures.is_empty() {
+            println!(
+                "WARNING: pickup: {} submits failed (first: {})",
+                failures.len(),
+                failures[0]
+            );
+        }
+        pickup = Some(figures);
+    } else {
+        println!("pickup:  skipped");
+    }
+
+    let mut names = vec!["api".to_owned()];
+    names.extend(worker_names.iter().cloned());
+    let mut hwm = vec![api_process
+        .id()
+        .and_then(|pid| status_mib(pid, "VmHWM:"))
+        .unwrap_or(f64::NAN)];
+    hwm.extend(workers.iter().map(|w| {
+        w.id()
+            .and_then(|pid| status_mib(pid, "VmHWM:"))
+            .unwrap_or(f64::NAN)
+    }));
+    println!("peak RSS: {} (VmHWM)", mib_list(&names, &hwm));
+    let counts = api.counts().await.unwrap_or(Value::Null);
+    let count = |status: &str| counts[status].as_i64().unwrap_or(-1);
+    let (succeeded, dead) = (count("succeeded"), count("dead"));
+    println!("check:   {succeeded} succeeded, {dead} dead ({submitted} submitted)");
+    if !workers.is_empty() && succeeded != submitted as i64 {
+        println!("WARNING: {succeeded} jobs succeeded, but {submitted} were submitted");
+    }
+
+    let r2 = |x: Option<f64>| x.map(round2);
+    let rss_json = |values: Option<&Vec<f64>>| match values {
+        Some(v) => json!({
+            "api": round2(v[0]),
+            "workers": v[1..].iter().map(|x| round2(*x)).collect::<Vec<_>>(),
+        }),
+        None => Value::Null,
+    };
+    let figures = json!({
+        "options": {
+            "jobs": o.jobs,
+            "workers": o.workers,
+            "concurrency": o.concurrency,
+            "latency_jobs": o.latency_jobs,
+            "rate": o.rate,
+            "single_jobs": o.single_jobs,
+            "clients": o.clients,
+            "skip": o.skip,
+        },
+        "submit_rate": r2(submit_rate),
+        "drain_rate": r2(drain_rate),
+        "drain_span_s": r2(drain_span),
+        "drain_wall_s": r2(drain_wall),
+        "single_rate": r2(single_rate),
+        "single_p50_ms": r2(single_p50),
+        "single_p99_ms": r2(single_p99),
+        "pickup_p50_ms": pickup.map(|p| round2(p[0])),
+        "pickup_p90_ms": pickup.map(|p| round2(p[1])),
+        "pickup_p99_ms": pickup.map(|p| round2(p[2])),
+        "pickup_max_ms": pickup.map(|p| round2(p[3])),
+        "peak_rss_mib": rss_json(Some(&hwm)),
+        "drain_rss_mib": rss_json(drain_rss.as_ref()),
+        "succeeded": succeeded,
+        "dead": dead,
+        "submitted": submitted,
+    });
+    // `{"bench":` first whatever order the map keeps its keys in.
+    let rest = figures.to_string();
+    println!("{{\"bench\":\"pipeline\",{}", &rest[1..]);
 
     for w in workers.iter_mut() {
         let _ = w.start_kill();
         let _ = w.wait().await;
     }
-    let _ = api.start_kill();
-    let _ = api.wait().await;
+    let _ = api_process.start_kill();
+    let _ = api_process.wait().await;
     env.cleanup().await;
 }
