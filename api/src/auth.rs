@@ -116,7 +116,7 @@ pub async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Principal
             .and_then(auth::bearer_token)
             .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
         (
-            tokens::find_by_secret(&state.pool, secret).await?,
+            state.token_lookups.find(&state.pool, secret).await?,
             Via::Token,
         )
     } else if let Some(session) = cookie(headers, SESSION_COOKIE) {
@@ -136,13 +136,16 @@ pub async fn identify(state: &AppState, headers: &HeaderMap) -> Result<Principal
     let stale = holder
         .last_used_at
         .is_none_or(|at| state.clock.now() - at > chrono::Duration::seconds(60));
-    if stale {
+    // One write at a time per token: until it commits, every request of a
+    // busy client finds the token stale and would write again.
+    if let Some(touching) = stale.then(|| state.start_touch(holder.token_id)).flatten() {
         let pool = state.pool.clone();
         let id = holder.token_id;
         tokio::spawn(async move {
             if let Err(e) = tokens::touch(&pool, id).await {
                 tracing::debug!(error = %e, token_id = %id, "could not record token use");
             }
+            drop(touching);
         });
     }
     Ok(Principal::from_holder(holder, via))

@@ -66,6 +66,18 @@ impl ApiError {
         }
     }
 
+    /// One database error answered to several requests (a group commit, a
+    /// shared look-up): 503 when the database is unavailable, 500 otherwise,
+    /// as the error itself would map to.
+    pub fn shared(e: &std::sync::Arc<sqlx::Error>, doing: &str) -> Self {
+        let message = format!("{doing}: {e}");
+        if conveyor_shared::db::is_unavailable(e) {
+            ApiError::Unavailable(sqlx::Error::Io(std::io::Error::other(message)))
+        } else {
+            ApiError::Internal(anyhow::anyhow!(message))
+        }
+    }
+
     pub fn conflict(message: impl Into<String>) -> Self {
         ApiError::Conflict {
             message: message.into(),

@@ -11,6 +11,8 @@ mod metrics;
 mod openapi;
 mod routes;
 mod state;
+mod submitter;
+mod token_lookup;
 mod ws;
 
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! What every handler shares.
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use conveyor_shared::clock::Clock;
@@ -11,10 +11,17 @@ use conveyor_shared::events::StatusEvent;
 use conveyor_shared::model::BUILTIN_KINDS;
 use conveyor_shared::queue::RedisQueue;
 use sqlx::PgPool;
-use tokio::sync::{broadcast, Notify, RwLock};
+use tokio::sync::{broadcast, Mutex, Notify};
 
-/// Shared by all handlers: connections, configuration, the event fan-out and
-/// a short-lived cache of the kinds workers have registered.
+use crate::submitter::Submitter;
+use crate::token_lookup::TokenLookups;
+
+/// How long the cached list of registered kinds is trusted.
+const KINDS_TTL: Duration = Duration::from_secs(10);
+
+/// Shared by all handlers: connections, configuration, the event fan-out,
+/// the group-commit submitter and a short-lived cache of the kinds workers
+/// have registered.
 pub struct AppState {
     pub config: ApiConfig,
     pub pool: PgPool,
@@ -24,7 +31,33 @@ pub struct AppState {
     pub events: broadcast::Sender<Arc<StatusEvent>>,
     relay_ready: Notify,
     relay_is_ready: std::sync::atomic::AtomicBool,
-    kinds: RwLock<(Instant, HashSet<String>)>,
+    /// When the cached kinds were read (the start of the read) and them,
+    /// built-ins included.
+    kinds: RwLock<(Instant, Arc<HashSet<String>>)>,
+    /// Held while the kinds are re-read, so concurrent misses read once.
+    kinds_refresh: Mutex<()>,
+    /// Started at the first single submit (so on the runtime that serves).
+    submitter: OnceLock<Submitter>,
+    /// Tokens whose `last_used_at` is being written: one write at a time
+    /// per token, however many requests find it stale meanwhile.
+    touching: Arc<std::sync::Mutex<HashSet<uuid::Uuid>>>,
+    /// Concurrent requests with the same token share its next query.
+    pub token_lookups: TokenLookups,
+}
+
+/// A write of a token's last use under way; ends when dropped.
+pub struct Touching {
+    token: uuid::Uuid,
+    set: Arc<std::sync::Mutex<HashSet<uuid::Uuid>>>,
+}
+
+impl Drop for Touching {
+    fn drop(&mut self) {
+        self.set
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.token);
+    }
 }
 
 impl AppState {
@@ -41,7 +74,39 @@ impl AppState {
             events,
             relay_ready: Notify::new(),
             relay_is_ready: false.into(),
-            kinds: RwLock::new((stale, HashSet::new())),
+            kinds: RwLock::new((stale, Arc::new(HashSet::new()))),
+            kinds_refresh: Mutex::new(()),
+            submitter: OnceLock::new(),
+            touching: Arc::new(std::sync::Mutex::new(HashSet::new())),
+            token_lookups: TokenLookups::default(),
+        })
+    }
+
+    /// The group-commit submitter of single jobs, started on first use.
+    pub fn submitter(&self) -> &Submitter {
+        self.submitter.get_or_init(|| {
+            // Leave most of the pool to the other requests.
+            let in_flight = (self.config.common.db_max_connections as usize / 2).max(1);
+            Submitter::start(
+                self.pool.clone(),
+                self.queue.clone(),
+                self.clock.clone(),
+                in_flight,
+            )
+        })
+    }
+
+    /// Marks a write of `token`'s last use as started, until the returned
+    /// guard is dropped; `None` when one is already under way.
+    pub fn start_touch(&self, token: uuid::Uuid) -> Option<Touching> {
+        let fresh = self
+            .touching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(token);
+        fresh.then(|| Touching {
+            token,
+            set: self.touching.clone(),
         })
     }
 
@@ -67,20 +132,40 @@ impl AppState {
     /// Kinds a job may have: the built-ins and those registered by workers.
     /// The registered list is cached for a few seconds and re-read at once
     /// when a kind is not in it (a cheap read of a tiny table).
-    pub async fn known_kinds(&self, wanted: &[&str]) -> sqlx::Result<HashSet<String>> {
-        {
-            let (at, kinds) = &*self.kinds.read().await;
-            let fresh = at.elapsed() < Duration::from_secs(10);
-            let complete = wanted
-                .iter()
-                .all(|k| BUILTIN_KINDS.contains(k) || kinds.contains(*k));
-            if fresh && complete {
-                return Ok(kinds.clone());
-            }
+    pub async fn known_kinds(&self, wanted: &[&str]) -> sqlx::Result<Arc<HashSet<String>>> {
+        let asked = Instant::now();
+        if let Some(kinds) = self.cached_kinds(wanted, None) {
+            return Ok(kinds);
         }
+        let _reading = self.kinds_refresh.lock().await;
+        // A read that started after this request asked is as fresh as one
+        // this request would make: use it.
+        if let Some(kinds) = self.cached_kinds(wanted, Some(asked)) {
+            return Ok(kinds);
+        }
+        let started = Instant::now();
         let mut kinds: HashSet<String> = db::kinds::all(&self.pool).await?.into_iter().collect();
         kinds.extend(BUILTIN_KINDS.iter().map(|k| k.to_string()));
-        *self.kinds.write().await = (Instant::now(), kinds.clone());
+        let kinds = Arc::new(kinds);
+        *self.kinds.write().unwrap_or_else(|e| e.into_inner()) = (started, kinds.clone());
         Ok(kinds)
+    }
+
+    /// The cached kinds if they are fresh and hold every wanted kind, or
+    /// (with `read_since`) whatever a read started since then found.
+    fn cached_kinds(
+        &self,
+        wanted: &[&str],
+        read_since: Option<Instant>,
+    ) -> Option<Arc<HashSet<String>>> {
+        let (at, kinds) = &*self.kinds.read().unwrap_or_else(|e| e.into_inner());
+        if read_since.is_some_and(|since| *at >= since) {
+            return Some(kinds.clone());
+        }
+        let fresh = at.elapsed() < KINDS_TTL;
+        let complete = wanted
+            .iter()
+            .all(|k| BUILTIN_KINDS.contains(k) || kinds.contains(*k));
+        (fresh && complete).then(|| kinds.clone())
     }
 }

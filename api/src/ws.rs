@@ -48,6 +48,11 @@ pub async fn relay(state: Arc<AppState>, shutdown: CancellationToken) {
             failures = 0;
             let mut messages = pubsub.on_message();
             while let Some(msg) = messages.next().await {
+                // Nobody is watching: nothing to parse (a client that
+                // connects now sees the events published from now on).
+                if state.events.receiver_count() == 0 {
+                    continue;
+                }
                 let Ok(body) = msg.get_payload::<String>() else {
                     continue;
                 };

@@ -1,5 +1,7 @@
 //! `/jobs`: submit, list, read, cancel and retry jobs.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
@@ -44,12 +46,23 @@ async fn validate_all(
             ApiError::Invalid(e)
         }
     };
-    let refs: Vec<&JobSpec> = specs.iter().collect();
-    let definitions = definitions::for_specs(&state.pool, &refs).await?;
+    // Only specs naming a definition need one read; the others are used as
+    // they are, without a copy.
+    let definitions = if specs.iter().any(|s| s.definition.is_some()) {
+        let refs: Vec<&JobSpec> = specs.iter().collect();
+        definitions::for_specs(&state.pool, &refs).await?
+    } else {
+        HashMap::new()
+    };
     let resolved = specs
         .iter()
         .enumerate()
-        .map(|(i, spec)| definitions::resolve(spec, &definitions).map_err(|e| name(i, e)))
+        .map(|(i, spec)| match spec.definition {
+            None => Ok(Cow::Borrowed(spec)),
+            Some(_) => definitions::resolve(spec, &definitions)
+                .map(Cow::Owned)
+                .map_err(|e| name(i, e)),
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let wanted: Vec<&str> = resolved.iter().filter_map(|s| s.kind.as_deref()).collect();
     let kinds = state.known_kinds(&wanted).await?;
@@ -81,34 +94,42 @@ async fn validate_all(
 /// failure is logged, not returned: the jobs are safe in Postgres and the
 /// reconciler makes them visible when Redis is back.
 async fn publish_new(state: &AppState, jobs: &[Job]) {
-    if jobs.is_empty() {
-        return;
-    }
-    let now = state.clock.now();
-    let mut ops = vec![QueueOp::Publish(
-        jobs.iter().map(|j| StatusEvent::of(j, now)).collect(),
-    )];
-    ops.extend(jobs.iter().map(QueueOp::enqueue));
-    if let Err(e) = state.queue.apply(&ops).await {
-        warn!(error = %format!("{e:#}"), count = jobs.len(),
-              "jobs saved but not yet in Redis; the reconciler will add them");
-    }
+    crate::submitter::publish_new(&state.queue, state.clock.now(), jobs).await;
 }
 
-/// Inserts validated jobs in one transaction. Replays of an idempotency key
-/// with the same body return the existing job; a different body is a 409.
-/// Returns each job in input order and whether it was created now.
+/// Inserts validated jobs. Replays of an idempotency key with the same body
+/// return the existing job; a different body is a 409. Returns each job in
+/// input order and whether it was created now.
+///
+/// Without idempotency keys the insert is one statement, atomic by itself;
+/// with them, the insert and the look-up of replays share a transaction.
 async fn insert_all(
     state: &AppState,
     new_jobs: &[NewJob],
     batch: bool,
 ) -> Result<Vec<(Job, bool)>, ApiError> {
+    if new_jobs.iter().all(|j| j.idempotency_key.is_none()) {
+        let inserted = jobs::insert(&state.pool, new_jobs).await?;
+        let mut by_id: HashMap<uuid::Uuid, Job> = inserted.into_iter().map(|j| (j.id, j)).collect();
+        return new_jobs
+            .iter()
+            .map(|new| {
+                by_id.remove(&new.id).map(|job| (job, true)).ok_or_else(|| {
+                    ApiError::Internal(anyhow::anyhow!(
+                        "job {} was neither inserted nor refused",
+                        new.id
+                    ))
+                })
+            })
+            .collect();
+    }
     let mut tx = state.pool.begin().await?;
     let inserted = jobs::insert(&mut *tx, new_jobs).await?;
+    let mut by_id: HashMap<uuid::Uuid, Job> = inserted.into_iter().map(|j| (j.id, j)).collect();
     let mut out = Vec::with_capacity(new_jobs.len());
     for (i, new) in new_jobs.iter().enumerate() {
-        if let Some(job) = inserted.iter().find(|j| j.id == new.id) {
-            out.push((job.clone(), true));
+        if let Some(job) = by_id.remove(&new.id) {
+            out.push((job, true));
             continue;
         }
         let key = new.idempotency_key.as_deref().unwrap_or_default();
@@ -161,8 +182,23 @@ pub async fn submit(
     State(state): State<Arc<AppState>>,
     ApiJson(spec): ApiJson<JobSpec>,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
-    let new_jobs = validate_all(&state, std::slice::from_ref(&spec), false).await?;
-    let mut results = insert_all(&state, &new_jobs, false).await?;
+    let Some(new_job) = validate_all(&state, std::slice::from_ref(&spec), false)
+        .await?
+        .pop()
+    else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "validation returned nothing"
+        )));
+    };
+    if new_job.idempotency_key.is_none() {
+        // Nothing to replay or conflict with: group-committed with the
+        // other single submits, published and counted there.
+        let job = state.submitter().submit(new_job).await?;
+        info!(job_id = %job.id, queue = %job.queue, kind = %job.kind, attempt = job.attempt,
+              status = ?job.status, "job submitted");
+        return Ok((StatusCode::CREATED, Json(job)));
+    }
+    let mut results = insert_all(&state, std::slice::from_ref(&new_job), false).await?;
     let Some((job, created)) = results.pop() else {
         return Err(ApiError::Internal(anyhow::anyhow!(
             "insert returned nothing"

@@ -65,6 +65,10 @@ async fn connect_once(url: &str, max_connections: u32) -> anyhow::Result<PgPool>
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
+        // No PING before each use (a round trip per query): a connection
+        // that broke while idle fails its next query, which the callers
+        // already handle as the database being unavailable.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .with_context(|| {
