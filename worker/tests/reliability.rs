@@ -407,3 +407,89 @@ async fn finished_jobs_are_deleted_after_their_retention_age() {
     assert_eq!(stack.job(&ids[2]).await["status"], "dead");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_running_attempt_is_listed_from_the_job_row_until_its_outcome_is_written() {
+    let stack = Stack::api_only().await;
+    let pool = &stack.env.pool;
+    let job = stack.submit(json!({"kind": "noop"})).await;
+    let id = uuid::Uuid::parse_str(&id_of(&job)).expect("uuid");
+    let claimed = claims::claim(pool, &[id], "worker-a", 30_000)
+        .await
+        .expect("claim");
+    let rows: i64 = sqlx::query_scalar("select count(*) from job_attempts where job_id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0, "a claim writes no attempt row");
+    let running = stack.job(&id.to_string()).await;
+    assert_eq!(running["attempts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(running["attempts"][0]["outcome"], "running");
+    assert_eq!(running["attempts"][0]["worker_id"], "worker-a");
+    assert_eq!(running["attempts"][0]["attempt"], 1);
+
+    let started_at = claimed[0].started_at.expect("started_at");
+    let done = claims::Finish {
+        id,
+        attempt: 1,
+        outcome: AttemptOutcome::Succeeded,
+        status: JobStatus::Succeeded,
+        run_at: None,
+        error: None,
+        result: None,
+        output: Some("out".into()),
+        started_at,
+        finished_at: chrono::Utc::now(),
+    };
+    let accepted = claims::finish(pool, "worker-a", &[done])
+        .await
+        .expect("finish");
+    assert_eq!(accepted, vec![id]);
+    let after = stack.job(&id.to_string()).await;
+    assert_eq!(after["attempts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(after["attempts"][0]["outcome"], "succeeded");
+    assert_eq!(after["attempts"][0]["worker_id"], "worker-a");
+    assert_eq!(after["attempts"][0]["output"], "out");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn folding_the_counters_changes_no_count_and_empties_the_deltas() {
+    let stack = Stack::api_only().await;
+    let pool = &stack.env.pool;
+    for _ in 0..3 {
+        stack.submit(json!({"kind": "noop", "queue": "fold"})).await;
+    }
+    let queued = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select coalesce(sum(n), 0)::int8 from job_counts where queue = 'fold' and status = 'queued'",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("counts")
+    };
+    assert_eq!(queued().await, 3);
+    let deltas: i64 = sqlx::query_scalar("select count(*) from job_count_deltas")
+        .fetch_one(pool)
+        .await
+        .expect("deltas");
+    assert!(deltas > 0, "submits append deltas");
+    conveyor_shared::db::stats::fold_counters(pool)
+        .await
+        .expect("fold");
+    assert_eq!(queued().await, 3);
+    let left: i64 = sqlx::query_scalar("select count(*) from job_count_deltas")
+        .fetch_one(pool)
+        .await
+        .expect("deltas");
+    assert_eq!(left, 0);
+    let total: i64 = sqlx::query_scalar(
+        "select n from job_count_totals where queue = 'fold' and status = 'queued'",
+    )
+    .fetch_one(pool)
+    .await
+    .expect("totals");
+    assert_eq!(total, 3);
+    stack.stop().await;
+}
