@@ -163,19 +163,28 @@ async fn commit(context: &Context, batch: Vec<Pending>, slot: Slot) {
     debug!(count = inserted.len(), "batch of submitted jobs committed");
     crate::metrics::jobs_submitted(&inserted);
     publish_new(&context.queue, context.clock.now(), &inserted).await;
+    for (answer, reply) in in_request_order(&new_jobs, inserted).zip(replies) {
+        // A client that went away still has its job: it was committed.
+        let _ = reply.send(answer);
+    }
+}
+
+/// The inserted rows in the order of `new_jobs`, for jobs without an
+/// idempotency key or a schedule origin: nothing can conflict with them, so
+/// a missing row is a bug, not a replay.
+pub fn in_request_order(
+    new_jobs: &[NewJob],
+    inserted: Vec<Job>,
+) -> impl Iterator<Item = Result<Job, ApiError>> + '_ {
     let mut by_id: HashMap<uuid::Uuid, Job> = inserted.into_iter().map(|j| (j.id, j)).collect();
-    for (new, reply) in new_jobs.iter().zip(replies) {
-        let answer = by_id.remove(&new.id).ok_or_else(|| {
-            // Without an idempotency key or a schedule origin nothing can
-            // conflict; a missing row is a bug, not a replay.
+    new_jobs.iter().map(move |new| {
+        by_id.remove(&new.id).ok_or_else(|| {
             ApiError::Internal(anyhow::anyhow!(
                 "job {} was neither inserted nor refused",
                 new.id
             ))
-        });
-        // A client that went away still has its job: it was committed.
-        let _ = reply.send(answer);
-    }
+        })
+    })
 }
 
 /// Makes freshly inserted jobs visible in Redis and announces them, in one

@@ -142,6 +142,16 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Two decimals, for the JSON line (NaN becomes null there).
+/// Says how many submits of a phase failed, if any, with the first error.
+fn warn_failures(phase: &str, failures: &[String]) {
+    if let Some(first) = failures.first() {
+        println!(
+            "WARNING: {phase}: {} submits failed (first: {first})",
+            failures.len()
+        );
+    }
+}
+
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
@@ -618,13 +628,7 @@ async fn main() {
             o.clients,
             last_sent.elapsed().as_secs_f64()
         );
-        if !failures.is_empty() {
-            println!(
-                "WARNING: single: {} submits failed (first: {})",
-                failures.len(),
-                failures[0]
-            );
-        }
+        warn_failures("single", &failures);
         single_rate = Some(rate);
         single_p50 = Some(p50);
         single_p99 = Some(p99);
@@ -705,13 +709,7 @@ async fn main() {
             o.rate,
             max_lag.as_secs_f64() * 1000.0
         );
-        if !failures.is_empty() {
-            println!(
-                "WARNING: pickup: {} submits failed (first: {})",
-                failures.len(),
-                failures[0]
-            );
-        }
+        warn_failures("pickup", &failures);
         pickup = Some(figures);
     } else {
         println!("pickup:  skipped");

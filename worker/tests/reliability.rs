@@ -16,6 +16,29 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(30);
+
+/// A worker's report that attempt `attempt` of job `id` ended, as the
+/// finisher would write it (no error, result or output).
+fn outcome(
+    id: uuid::Uuid,
+    attempt: i32,
+    outcome: AttemptOutcome,
+    status: JobStatus,
+) -> claims::Finish {
+    let now = chrono::Utc::now();
+    claims::Finish {
+        id,
+        attempt,
+        outcome,
+        status,
+        run_at: None,
+        error: None,
+        result: None,
+        output: None,
+        started_at: now,
+        finished_at: now,
+    }
+}
 /// Short ticks so recovery is quick in tests.
 const FAST: [(&str, &str); 2] = [
     ("HOUSEKEEPING_INTERVAL_MS", "100"),
@@ -95,28 +118,15 @@ async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_newer_attempt(
         .expect("claim");
     assert_eq!(second[0].attempt, 2);
 
-    let outcome = |attempt: i32, error: &str| claims::Finish {
-        id,
-        attempt,
-        outcome: AttemptOutcome::Failed,
-        status: JobStatus::Dead,
-        run_at: None,
-        error: Some(error.into()),
-        result: None,
-        output: None,
-        started_at: chrono::Utc::now(),
-        finished_at: chrono::Utc::now(),
-    };
     // A wakes up and reports attempt 1: refused.
-    let refused = claims::finish(pool, "worker-a", &[outcome(1, "stale")])
+    let mut stale = outcome(id, 1, AttemptOutcome::Failed, JobStatus::Dead);
+    stale.error = Some("stale".into());
+    let refused = claims::finish(pool, "worker-a", &[stale])
         .await
         .expect("finish");
     assert!(refused.is_empty());
     // B reports attempt 2: accepted.
-    let mut ok = outcome(2, "");
-    ok.outcome = AttemptOutcome::Succeeded;
-    ok.status = JobStatus::Succeeded;
-    ok.error = None;
+    let ok = outcome(id, 2, AttemptOutcome::Succeeded, JobStatus::Succeeded);
     let accepted = claims::finish(pool, "worker-b", &[ok])
         .await
         .expect("finish");
@@ -429,19 +439,9 @@ async fn a_running_attempt_is_listed_from_the_job_row_until_its_outcome_is_writt
     assert_eq!(running["attempts"][0]["worker_id"], "worker-a");
     assert_eq!(running["attempts"][0]["attempt"], 1);
 
-    let started_at = claimed[0].started_at.expect("started_at");
-    let done = claims::Finish {
-        id,
-        attempt: 1,
-        outcome: AttemptOutcome::Succeeded,
-        status: JobStatus::Succeeded,
-        run_at: None,
-        error: None,
-        result: None,
-        output: Some("out".into()),
-        started_at,
-        finished_at: chrono::Utc::now(),
-    };
+    let mut done = outcome(id, 1, AttemptOutcome::Succeeded, JobStatus::Succeeded);
+    done.started_at = claimed[0].started_at.expect("started_at");
+    done.output = Some("out".into());
     let accepted = claims::finish(pool, "worker-a", &[done])
         .await
         .expect("finish");

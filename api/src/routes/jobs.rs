@@ -110,17 +110,8 @@ async fn insert_all(
 ) -> Result<Vec<(Job, bool)>, ApiError> {
     if new_jobs.iter().all(|j| j.idempotency_key.is_none()) {
         let inserted = jobs::insert(&state.pool, new_jobs).await?;
-        let mut by_id: HashMap<uuid::Uuid, Job> = inserted.into_iter().map(|j| (j.id, j)).collect();
-        return new_jobs
-            .iter()
-            .map(|new| {
-                by_id.remove(&new.id).map(|job| (job, true)).ok_or_else(|| {
-                    ApiError::Internal(anyhow::anyhow!(
-                        "job {} was neither inserted nor refused",
-                        new.id
-                    ))
-                })
-            })
+        return crate::submitter::in_request_order(new_jobs, inserted)
+            .map(|job| job.map(|job| (job, true)))
             .collect();
     }
     let mut tx = state.pool.begin().await?;

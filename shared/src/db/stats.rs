@@ -127,7 +127,6 @@ pub async fn fold_counters(pool: &PgPool) -> sqlx::Result<()> {
 
 /// Forgets throughput older than a day and counters that reached zero.
 pub async fn prune_counters(pool: &PgPool) -> sqlx::Result<()> {
-    fold_counters(pool).await?;
     sqlx::query("delete from job_throughput_totals where minute < now() - interval '1 day'")
         .execute(pool)
         .await?;
