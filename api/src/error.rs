@@ -144,6 +144,11 @@ impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         if conveyor_shared::db::is_unavailable(&e) {
             ApiError::Unavailable(e)
+        } else if conveyor_shared::db::is_data_exception(&e) {
+            // A value PostgreSQL cannot store (the extractors refuse the
+            // known ones, such as NUL, with the field named): still bad
+            // input, never a 500.
+            ApiError::field("body", format!("a value cannot be stored: {e}"))
         } else {
             ApiError::Internal(e.into())
         }

@@ -3,7 +3,10 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::ApiError;
 
@@ -37,8 +40,22 @@ where
     }
 }
 
-/// Parses JSON, naming the field on a type mismatch.
+/// Parses JSON, naming the field on a type mismatch, and refusing a NUL
+/// character (`\u0000`) in any string or key: PostgreSQL stores neither in
+/// `text` nor in `jsonb`, so it is bad input (422 naming the field), not a
+/// database failure.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // JSON can only spell NUL as an escape; most bodies skip the second parse.
+    if contains(bytes, b"u0000") {
+        if let Ok(value) = serde_json::from_slice::<Value>(bytes) {
+            if let Some(path) = nul_path(&value) {
+                return Err(ApiError::field(
+                    path,
+                    "must not contain a NUL character (\\u0000)",
+                ));
+            }
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize::<_, T>(&mut de);
     if parsed.is_ok() {
@@ -77,6 +94,62 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
+/// Middleware: a NUL character in the query string or the path is bad input
+/// (422 naming the parameter), never a value handed to PostgreSQL.
+pub async fn refuse_nul(request: Request, next: Next) -> Result<Response, ApiError> {
+    if let Some(query) = request.uri().query().filter(|q| q.contains("%00")) {
+        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if key.contains('\0') || value.contains('\0') {
+                return Err(ApiError::field(
+                    key.replace('\0', "\\u0000"),
+                    "must not contain a NUL character (%00)",
+                ));
+            }
+        }
+    }
+    if request.uri().path().contains("%00") {
+        return Err(ApiError::field(
+            "path",
+            "must not contain a NUL character (%00)",
+        ));
+    }
+    Ok(next.run(request).await)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The path (`payload.argv[1]`, `body` for the top level) of the first string
+/// or key in `value` that holds a NUL character.
+pub fn nul_path(value: &Value) -> Option<String> {
+    fn walk(value: &Value, path: &str) -> Option<String> {
+        match value {
+            Value::String(s) if s.contains('\0') => Some(path.to_owned()),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &format!("{path}[{i}]"))),
+            Value::Object(map) => map.iter().find_map(|(k, v)| {
+                // A key holding the NUL is named with it escaped.
+                let key = k.replace('\0', "\\u0000");
+                let here = if path.is_empty() {
+                    key
+                } else {
+                    format!("{path}.{key}")
+                };
+                if k.contains('\0') {
+                    Some(here)
+                } else {
+                    walk(v, &here)
+                }
+            }),
+            _ => None,
+        }
+    }
+    walk(value, "").map(|p| if p.is_empty() { "body".to_owned() } else { p })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +173,19 @@ mod tests {
         assert_eq!(
             field_of(r#"{"kind": "noop", "backoff": {"base_ms": "x"}}"#),
             "backoff.base_ms"
+        );
+    }
+
+    #[test]
+    fn nul_characters_name_the_field() {
+        assert_eq!(field_of(r#"{"kind": "noop", "name": "a\u0000b"}"#), "name");
+        assert_eq!(
+            field_of(r#"{"kind": "shell", "payload": {"argv": ["x", "\u0000"]}}"#),
+            "payload.argv[1]"
+        );
+        assert_eq!(
+            field_of(r#"{"kind": "noop", "payload": {"k\u0000": 1}}"#),
+            "payload.k\\u0000"
         );
     }
 

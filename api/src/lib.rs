@@ -90,6 +90,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(metrics::router())
         .merge(openapi::router())
         .merge(dashboard::router(&state.config.frontend_dir))
+        .layer(axum::middleware::from_fn(extract::refuse_nul))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())

@@ -118,3 +118,28 @@ pub fn truncate_output(mut text: String, max: usize) -> String {
     text.push_str(&format!("\n… [{dropped} bytes truncated]"));
     text
 }
+
+/// `text` without NUL characters, which PostgreSQL cannot store in `text` or
+/// `jsonb`: each becomes U+FFFD (the replacement character).
+pub fn storable_text(text: String) -> String {
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text
+    }
+}
+
+/// `value` with NUL characters replaced in every string and key, as
+/// [`storable_text`] does.
+pub fn storable_json(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(storable_text(s)),
+        Value::Array(items) => Value::Array(items.into_iter().map(storable_json).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (storable_text(k), storable_json(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use conveyor_shared::db::claims::{self, Finish};
-use conveyor_shared::db::workflows;
+use conveyor_shared::db::{self, workflows};
 use conveyor_shared::events::StatusEvent;
-use conveyor_shared::model::{Job, JobStatus};
+use conveyor_shared::model::{AttemptOutcome, Job, JobStatus};
 use conveyor_shared::queue::QueueOp;
 use tokio::sync::mpsc;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 use uuid::Uuid;
 
 use crate::runner::Worker;
@@ -31,7 +31,9 @@ pub(crate) struct Finished {
 
 /// Runs until every sender is dropped and the channel is drained. A failed
 /// Postgres write is retried with backoff until it succeeds: outcomes wait in
-/// the (bounded) channel and this batch, never dropped.
+/// the (bounded) channel and this batch, never dropped. An outcome PostgreSQL
+/// refuses for good (a data exception) is isolated by splitting the batch and
+/// stored in a safe form, so it never holds up the others.
 pub(crate) async fn run(worker: Arc<Worker>, mut rx: mpsc::Receiver<Finished>) {
     let mut batch: Vec<Finished> = Vec::with_capacity(64);
     while let Some(first) = rx.recv().await {
@@ -42,18 +44,35 @@ pub(crate) async fn run(worker: Arc<Worker>, mut rx: mpsc::Receiver<Finished>) {
                 Err(_) => break,
             }
         }
-        write(&worker, &batch).await;
+        write(&worker, &mut batch).await;
         batch.clear();
     }
 }
 
-async fn write(worker: &Worker, batch: &[Finished]) {
+/// What became of a write.
+enum Stored {
+    /// Accepted ids, released and skipped jobs.
+    Done(Recorded),
+    /// PostgreSQL refused a value for a reason retrying cannot change.
+    Refused(sqlx::Error),
+}
+
+type Recorded = (Vec<Uuid>, Vec<Job>, Vec<Job>);
+
+/// Writes `batch`, retrying transient failures until they pass. While it
+/// keeps failing, [`Worker::finisher_stuck_since`] says since when, so the
+/// heartbeat stops vouching for this worker after a lease.
+async fn store(worker: &Worker, batch: &[Finished]) -> Stored {
     let finishes: Vec<Finish> = batch.iter().map(|f| f.finish.clone()).collect();
     let mut failures = 0u32;
-    let (updated, released, skipped) = loop {
+    let stored = loop {
         match record(worker, batch, &finishes).await {
-            Ok(done) => break done,
+            Ok(done) => break Stored::Done(done),
+            Err(e) if db::is_data_exception(&e) => break Stored::Refused(e),
             Err(e) => {
+                if failures == 0 {
+                    worker.finisher_stuck(true);
+                }
                 failures += 1;
                 let wait = Duration::from_millis((100u64 << failures.min(6)).min(5_000));
                 warn!(error = %e, pending = batch.len(), retry_in_ms = wait.as_millis() as u64,
@@ -62,11 +81,58 @@ async fn write(worker: &Worker, batch: &[Finished]) {
             }
         }
     };
+    if failures > 0 {
+        worker.finisher_stuck(false);
+    }
+    stored
+}
+
+/// Records `batch` in Postgres, then acknowledges it in Redis and publishes
+/// its events. A batch PostgreSQL refuses is split in halves until the
+/// refused outcome is alone; that one is stored with its text made storable
+/// or, failing that, as a failed attempt saying why.
+async fn write(worker: &Worker, batch: &mut [Finished]) {
+    let (updated, released, skipped) = match store(worker, batch).await {
+        Stored::Done(done) => done,
+        Stored::Refused(e) if batch.len() > 1 => {
+            debug!(error = %e, pending = batch.len(), "outcome refused; splitting the batch");
+            let (left, right) = batch.split_at_mut(batch.len() / 2);
+            Box::pin(write(worker, left)).await;
+            Box::pin(write(worker, right)).await;
+            return;
+        }
+        Stored::Refused(e) => {
+            let Some(alone) = batch.first_mut() else {
+                return;
+            };
+            let span = alone.span.clone();
+            warn!(parent: &span, error = %e,
+                  "PostgreSQL refused this outcome; storing it in a safe form");
+            alone.finish = alone.finish.clone().storable();
+            match store(worker, batch).await {
+                Stored::Done(done) => done,
+                Stored::Refused(e) => {
+                    let Some(alone) = batch.first_mut() else {
+                        return;
+                    };
+                    alone.finish = refused_outcome(alone.finish.clone(), &e);
+                    match store(worker, batch).await {
+                        Stored::Done(done) => done,
+                        Stored::Refused(e) => {
+                            error!(parent: &span, error = %e,
+                                   "outcome cannot be stored at all; the leader will reclaim the job when its lease expires");
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    };
     let updated: HashSet<Uuid> = updated.into_iter().collect();
     let now = worker.clock.now();
     let mut ops = Vec::with_capacity(batch.len() * 2 + 1);
     let mut events = Vec::with_capacity(batch.len());
-    for Finished { job, finish, span } in batch {
+    for Finished { job, finish, span } in batch.iter() {
         let _in_job = span.enter();
         ops.push(QueueOp::Ack {
             queue: job.queue.clone(),
@@ -110,6 +176,20 @@ async fn write(worker: &Worker, batch: &[Finished]) {
     worker.redis.send(ops).await;
 }
 
+/// The outcome as a failed, final attempt without result or output, naming
+/// why: what is left to store when PostgreSQL refused the outcome itself.
+fn refused_outcome(mut finish: Finish, e: &sqlx::Error) -> Finish {
+    finish.outcome = AttemptOutcome::Failed;
+    finish.status = JobStatus::Dead;
+    finish.run_at = None;
+    finish.result = None;
+    finish.output = None;
+    finish.error = Some(conveyor_shared::executor::storable_text(format!(
+        "the attempt's outcome could not be stored (PostgreSQL refused it: {e})"
+    )));
+    finish
+}
+
 /// Writes a batch of outcomes. Batches without workflow jobs are one
 /// statement; otherwise, in the same transaction, children of succeeded jobs
 /// are released and descendants of dead or cancelled ones skipped. Returns
@@ -118,7 +198,7 @@ async fn record(
     worker: &Worker,
     batch: &[Finished],
     finishes: &[Finish],
-) -> sqlx::Result<(Vec<Uuid>, Vec<Job>, Vec<Job>)> {
+) -> sqlx::Result<Recorded> {
     if batch.iter().all(|f| f.job.workflow_run_id.is_none()) {
         let updated = claims::finish(&worker.pool, &worker.id, finishes).await?;
         return Ok((updated, Vec::new(), Vec::new()));
@@ -140,4 +220,116 @@ async fn record(
             .await?;
     tx.commit().await?;
     Ok((updated, released, skipped))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conveyor_shared::clock::Clock;
+    use conveyor_shared::executor::Registry;
+    use conveyor_shared::model::{JobSpec, Limits};
+    use conveyor_shared::queue::RedisQueue;
+    use conveyor_shared::testing::TestEnv;
+    use serde_json::{json, Value};
+
+    /// A job of `worker`, running its first attempt.
+    async fn running_job(env: &TestEnv, worker: &str) -> Job {
+        let spec: JobSpec = serde_json::from_value(json!({"kind": "noop"})).expect("spec");
+        let limits = Limits {
+            max_payload_bytes: 1 << 20,
+        };
+        let new = spec
+            .validate(chrono::Utc::now(), limits, &|_| true)
+            .expect("valid");
+        let id = conveyor_shared::db::jobs::insert(&env.pool, &[new])
+            .await
+            .expect("insert")[0]
+            .id;
+        sqlx::query(
+            "update jobs set status = 'running', attempt = 1, started_at = now(),
+                    lease_owner = $2, lease_expires_at = now() + interval '1 minute'
+             where id = $1",
+        )
+        .bind(id)
+        .bind(worker)
+        .execute(&env.pool)
+        .await
+        .expect("claim");
+        conveyor_shared::db::jobs::get(&env.pool, id)
+            .await
+            .expect("get")
+            .expect("job")
+    }
+
+    fn succeeded(job: &Job, result: Value, output: &str) -> Finished {
+        let now = chrono::Utc::now();
+        Finished {
+            job: job.clone(),
+            finish: Finish {
+                id: job.id,
+                attempt: job.attempt,
+                outcome: AttemptOutcome::Succeeded,
+                status: JobStatus::Succeeded,
+                run_at: None,
+                error: None,
+                result: Some(result),
+                output: Some(output.to_owned()),
+                started_at: now,
+                finished_at: now,
+            },
+            span: tracing::Span::none(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_outcome_postgres_refuses_is_isolated_and_the_rest_of_the_batch_recorded() {
+        let env = TestEnv::new().await;
+        let config = env.worker_config(&[]);
+        let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 4)
+            .expect("redis");
+        let worker = Worker::new(
+            config,
+            Registry::new(),
+            env.pool.clone(),
+            queue,
+            Clock::system(),
+        );
+        let mut jobs = Vec::new();
+        for _ in 0..5 {
+            jobs.push(running_job(&env, worker.id()).await);
+        }
+        // Built past the runner, which would have made them storable.
+        let mut batch: Vec<Finished> = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, job)| match i {
+                3 => succeeded(job, json!({"body": "a\u{0}b"}), "x\u{0}y"),
+                _ => succeeded(job, json!({"n": i}), "fine"),
+            })
+            .collect();
+        let wrote = tokio::time::timeout(Duration::from_secs(20), write(&worker, &mut batch)).await;
+        assert!(wrote.is_ok(), "the finisher is stuck on a refused outcome");
+        for (i, job) in jobs.iter().enumerate() {
+            let (status, result): (String, Option<Value>) =
+                sqlx::query_as("select status::text, result from jobs where id = $1")
+                    .bind(job.id)
+                    .fetch_one(&env.pool)
+                    .await
+                    .expect("job");
+            assert_eq!(status, "succeeded", "job {i}");
+            if i == 3 {
+                assert_eq!(result, Some(json!({"body": "a\u{FFFD}b"})));
+            } else {
+                assert_eq!(result, Some(json!({"n": i})));
+            }
+        }
+        let output: Option<String> =
+            sqlx::query_scalar("select output from job_attempts where job_id = $1")
+                .bind(jobs[3].id)
+                .fetch_one(&env.pool)
+                .await
+                .expect("attempt");
+        assert_eq!(output.as_deref(), Some("x\u{FFFD}y"));
+        env.cleanup().await;
+    }
 }

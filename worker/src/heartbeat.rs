@@ -18,6 +18,9 @@ use crate::runner::{StopReason, Worker};
 /// (cancelled or taken over), touch the heartbeat file, and now and then
 /// refresh this worker's kinds. The first beat is at once, so a worker is
 /// listed from its start.
+/// How the heartbeat file starts when the worker reports itself unhealthy.
+pub const UNHEALTHY: &str = "unhealthy";
+
 pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
     let period = worker.config.heartbeat_every();
     let mut ticker = tokio::time::interval(period);
@@ -40,9 +43,20 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
 }
 
 async fn beat(worker: &Worker) -> anyhow::Result<()> {
-    // The file says the process is alive, whatever Postgres is doing.
+    // The file says the process is alive, whatever Postgres is doing, unless
+    // its finisher has been unable to record outcomes for over a lease: then
+    // it says so, and `conveyor-worker healthcheck` fails.
+    let stuck = worker.finisher_is_stuck();
+    if stuck {
+        warn!("the finisher has not recorded outcomes for over a lease; reporting unhealthy");
+    }
     if let Some(path) = &worker.config.heartbeat_file {
-        let stamp = worker.clock.now().to_rfc3339();
+        let now = worker.clock.now().to_rfc3339();
+        let stamp = if stuck {
+            format!("{UNHEALTHY}: finisher stuck for over a lease at {now}")
+        } else {
+            now
+        };
         if let Err(e) = tokio::fs::write(path, stamp).await {
             warn!(error = %e, path = %path.display(), "cannot write heartbeat file");
         }

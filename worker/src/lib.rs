@@ -20,6 +20,7 @@ use conveyor_shared::queue::RedisQueue;
 use conveyor_shared::{clock::Clock, db};
 use tokio_util::sync::CancellationToken;
 
+pub use heartbeat::UNHEALTHY;
 pub use runner::Worker;
 
 /// The built-in kinds, configured for this worker.

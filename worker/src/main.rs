@@ -71,7 +71,13 @@ fn healthcheck(config: &WorkerConfig) -> ExitCode {
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .is_some_and(|age| age < limit);
-    if fresh {
+    let unhealthy = std::fs::read_to_string(path)
+        .ok()
+        .filter(|text| text.starts_with(conveyor_worker::UNHEALTHY));
+    if let Some(text) = unhealthy {
+        eprintln!("healthcheck: {}", text.trim());
+        ExitCode::FAILURE
+    } else if fresh {
         ExitCode::SUCCESS
     } else {
         eprintln!(

@@ -89,6 +89,10 @@ pub struct Worker {
     /// Jobs running now, by id. Guarded by a std mutex: held only for map
     /// operations, never across an await.
     pub(crate) running: Mutex<HashMap<Uuid, Running>>,
+    /// Since when (Unix ms) the finisher has failed to record a batch; 0
+    /// while it is not failing. The heartbeat stops touching the health
+    /// file once this is older than a lease.
+    pub(crate) finisher_stuck_since: std::sync::atomic::AtomicI64,
 }
 
 impl Worker {
@@ -115,7 +119,30 @@ impl Worker {
             redis,
             clock,
             running: Mutex::new(HashMap::new()),
+            finisher_stuck_since: std::sync::atomic::AtomicI64::new(0),
         }
+    }
+
+    /// Marks the finisher as failing to record (from now) or as recording
+    /// again.
+    pub(crate) fn finisher_stuck(&self, stuck: bool) {
+        let since = if stuck {
+            self.clock.now().timestamp_millis().max(1)
+        } else {
+            0
+        };
+        self.finisher_stuck_since
+            .store(since, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the finisher has failed to record outcomes for longer than a
+    /// lease: the worker is then unhealthy, whatever else still works.
+    pub(crate) fn finisher_is_stuck(&self) -> bool {
+        let since = self
+            .finisher_stuck_since
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let lease_ms = i64::try_from(self.config.lease.as_millis()).unwrap_or(i64::MAX);
+        since > 0 && self.clock.now().timestamp_millis() - since > lease_ms
     }
 
     /// This worker's id (fresh at every start).
@@ -477,7 +504,9 @@ impl Worker {
         let stopped = *reason.lock().unwrap_or_else(|e| e.into_inner());
         let took = started.elapsed();
         crate::metrics::job_ran(&job, took);
-        let finish = self.decide(&job, outcome, stopped, took);
+        // PostgreSQL stores no NUL in text or jsonb; whatever an executor
+        // produced, the outcome reaches the finisher storable.
+        let finish = self.decide(&job, outcome, stopped, took).storable();
         Finished {
             job,
             finish,

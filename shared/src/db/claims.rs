@@ -74,6 +74,18 @@ pub struct Finish {
     pub finished_at: DateTime<Utc>,
 }
 
+impl Finish {
+    /// This outcome with every NUL character in its error, result and output
+    /// replaced, so PostgreSQL can store it.
+    pub fn storable(mut self) -> Self {
+        use crate::executor::{storable_json, storable_text};
+        self.error = self.error.map(storable_text);
+        self.output = self.output.map(storable_text);
+        self.result = self.result.map(storable_json);
+        self
+    }
+}
+
 /// Records a batch of `worker`'s outcomes in one statement. A job's row
 /// changes only if it is still `running` at the attempt named. The attempt
 /// row is written whether or not the job accepted the outcome (a cancelled

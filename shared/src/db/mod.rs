@@ -136,3 +136,13 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// Whether PostgreSQL refused a value itself (SQLSTATE class 22, data
+/// exception: a NUL in `text` or `jsonb`, an invalid byte sequence, a number
+/// out of range). Retrying the same statement can never succeed.
+pub fn is_data_exception(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("22")),
+        _ => false,
+    }
+}

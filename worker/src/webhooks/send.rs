@@ -42,7 +42,7 @@ pub(super) async fn send(client: &reqwest::Client, delivery: &Claimed, timeout: 
     let failed = |error: String| Sent {
         ok: false,
         status_code: None,
-        error: Some(error),
+        error: Some(conveyor_shared::executor::storable_text(error)),
         excerpt: None,
         duration: started.elapsed(),
     };
@@ -93,7 +93,8 @@ async fn read_excerpt(response: &mut reqwest::Response) -> Option<String> {
     bytes.truncate(EXCERPT_BYTES);
     let text = String::from_utf8_lossy(&bytes);
     // A multi-byte character cut at the end shows as U+FFFD; that is fine.
-    Some(text.into_owned())
+    // A NUL would make the delivery unstorable (and retried for ever).
+    Some(conveyor_shared::executor::storable_text(text.into_owned()))
 }
 
 /// The error with its causes, without the URL.

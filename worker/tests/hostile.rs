@@ -1,0 +1,188 @@
+//! The hostile black-box suite, input half: what an attacker or a careless
+//! client sends — NUL bytes everywhere, oversize and deeply nested JSON, huge
+//! query strings and headers, SSRF targets and redirects, token scope abuse,
+//! oversize WebSocket messages, shell jobs hunting for the worker's secrets —
+//! each answered with a clean 4xx (JSON naming the field where there is one)
+//! or a recorded job, and the system keeps serving afterwards.
+//! docs/reliability.md ("Hostile input") reports the count of cases.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::IntoResponse;
+use axum::routing::get;
+use common::{id_of, Stack};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The stack still serves: ready, and a job submitted now is accepted.
+async fn still_serves(stack: &Stack) {
+    let (status, _) = stack.get("/readyz").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "api is not ready after hostile input"
+    );
+    stack.submit(json!({"kind": "noop"})).await;
+}
+
+/// A JSON error body naming `field` with `status`.
+fn assert_names(status: StatusCode, body: &Value, expected: StatusCode, field: &str, case: &str) {
+    assert_eq!(status, expected, "{case}: {body}");
+    assert_eq!(body["error"]["details"]["field"], field, "{case}: {body}");
+}
+
+/// A local HTTP server whose answers carry a NUL byte, counting requests.
+async fn nul_server() -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().route(
+        "/nul",
+        get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { "before\u{0}after".into_response() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), hits)
+}
+
+#[tokio::test]
+async fn nul_bytes_anywhere_are_a_422_naming_the_field_and_store_nothing() {
+    let stack = Stack::api_only().await;
+    let nul = "a\u{0}b";
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("/api/v1/jobs", json!({"kind": "noop", "name": nul}), "name"),
+        (
+            "/api/v1/jobs",
+            json!({"kind": "noop", "payload": {"note": nul}}),
+            "payload.note",
+        ),
+        (
+            "/api/v1/jobs",
+            json!({"kind": "noop", "payload": {"deep": [1, {"x": nul}]}}),
+            "payload.deep[1].x",
+        ),
+        (
+            "/api/v1/jobs",
+            json!({"kind": "noop", "payload": {nul: 1}}),
+            "payload.a\\u0000b",
+        ),
+        (
+            "/api/v1/jobs",
+            json!({"kind": "noop", "idempotency_key": nul}),
+            "idempotency_key",
+        ),
+        (
+            "/api/v1/jobs",
+            json!({"kind": "shell", "payload": {"argv": ["echo", nul]}}),
+            "payload.argv[1]",
+        ),
+        (
+            "/api/v1/jobs/batch",
+            json!({"jobs": [{"kind": "noop"}, {"kind": "noop", "name": nul}]}),
+            "jobs[1].name",
+        ),
+        (
+            "/api/v1/definitions",
+            json!({"name": "d", "description": nul, "template": {"kind": "noop"}}),
+            "description",
+        ),
+        (
+            "/api/v1/tokens",
+            json!({"name": nul, "scope": "read"}),
+            "name",
+        ),
+        (
+            "/api/v1/webhooks",
+            json!({"url": "http://127.0.0.1:9/hook", "events": ["job.dead"], "description": nul}),
+            "description",
+        ),
+        (
+            "/api/v1/schedules",
+            json!({"name": nul, "cron": "0 * * * * *", "job": {"kind": "noop"}}),
+            "name",
+        ),
+        (
+            "/api/v1/workflows",
+            json!({"name": nul, "nodes": [{"key": "a", "job": {"kind": "noop"}}]}),
+            "name",
+        ),
+    ];
+    for (path, body, field) in &cases {
+        let (status, answer) = stack.post(path, body.clone()).await;
+        assert_names(
+            status,
+            &answer,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            field,
+            &format!("POST {path}"),
+        );
+    }
+    // In the query string too (a filter handed to PostgreSQL).
+    for query in ["name=a%00b", "queue=%00", "kind=x%00"] {
+        let (status, answer) = stack.get(&format!("/api/v1/jobs?{query}")).await;
+        let field = query.split('=').next().unwrap_or_default();
+        assert_names(
+            status,
+            &answer,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            field,
+            query,
+        );
+    }
+    assert_eq!(stack.job_count().await, 0, "nothing was stored");
+    still_serves(&stack).await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn outcomes_with_nul_bytes_are_recorded_and_the_worker_goes_on() {
+    let stack = Stack::start().await;
+    let (base, _) = nul_server().await;
+    let shell = stack
+        .submit(json!({"kind": "shell", "payload": {"argv": ["printf", "x\\000y"]}}))
+        .await;
+    let failing_shell = stack
+        .submit(json!({"kind": "shell", "max_attempts": 1,
+                       "payload": {"argv": ["sh", "-c", "printf 'bad\\000news'; exit 3"]}}))
+        .await;
+    let http = stack
+        .submit(json!({"kind": "http", "payload": {"url": format!("{base}/nul")}}))
+        .await;
+    let done = stack
+        .wait_for_status(&id_of(&shell), "succeeded", WAIT)
+        .await;
+    let output = done["attempts"][0]["output"].as_str().unwrap_or_default();
+    assert!(output.starts_with('x') && output.ends_with('y'), "{done}");
+    assert!(!output.contains('\u{0}'), "{done}");
+    let dead = stack
+        .wait_for_status(&id_of(&failing_shell), "dead", WAIT)
+        .await;
+    assert!(dead["attempts"][0]["output"]
+        .as_str()
+        .is_some_and(|o| o.starts_with("bad") && o.ends_with("news")));
+    let done = stack
+        .wait_for_status(&id_of(&http), "succeeded", WAIT)
+        .await;
+    let body = done["result"]["body"].as_str().unwrap_or_default();
+    assert!(
+        body.starts_with("before") && body.ends_with("after"),
+        "{done}"
+    );
+    // The worker is not stalled: later jobs run.
+    let later = stack.submit(json!({"kind": "noop"})).await;
+    stack
+        .wait_for_status(&id_of(&later), "succeeded", WAIT)
+        .await;
+    stack.stop().await;
+}
