@@ -41,6 +41,10 @@ pub enum ApiError {
         needed: conveyor_shared::auth::Scope,
         held: conveyor_shared::auth::Scope,
     },
+    /// The token's scope may not set this field here (403), e.g. pointing a
+    /// definition that holds secrets somewhere else below admin.
+    #[error("{message}")]
+    ForbiddenField { field: String, message: String },
     /// The request contradicts the current state (409).
     #[error("{message}")]
     Conflict {
@@ -126,6 +130,11 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 json!({ "needed_scope": needed, "scope": held }),
+            ),
+            ApiError::ForbiddenField { field, .. } => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                json!({ "field": field, "needed_scope": conveyor_shared::auth::Scope::Admin }),
             ),
             ApiError::Conflict { details, .. } => (
                 StatusCode::CONFLICT,

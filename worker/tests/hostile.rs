@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use axum::response::IntoResponse;
 use axum::routing::get;
-use common::{id_of, Stack};
+use common::{client_with, create_token, id_of, Stack};
+use conveyor_shared::auth::Scope;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -184,5 +185,121 @@ async fn outcomes_with_nul_bytes_are_recorded_and_the_worker_goes_on() {
     stack
         .wait_for_status(&id_of(&later), "succeeded", WAIT)
         .await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn below_admin_a_definition_holding_secrets_cannot_be_pointed_elsewhere() {
+    let stack = Stack::api_only().await;
+    let template = json!({"kind": "http", "payload": {
+        "url": "https://api.example.com/deploy",
+        "headers": {"authorization": {"secret": "Bearer s3cr3t"}}}});
+    let (status, body) = stack
+        .post(
+            "/api/v1/definitions",
+            json!({"name": "deploy", "template": template}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let submit = client_with(&create_token(&stack.env, "ci", Scope::Submit).await);
+    let post = |path: &'static str, body: Value| {
+        let request = submit.post(format!("{}{path}", stack.base)).json(&body);
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status();
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    for (body, field) in [
+        (
+            json!({"definition": "deploy", "payload": {"url": "https://evil.example/"}}),
+            "payload.url",
+        ),
+        (
+            json!({"definition": "deploy", "kind": "shell", "payload": {"argv": ["env"]}}),
+            "kind",
+        ),
+    ] {
+        let (status, answer) = post("/api/v1/jobs", body).await;
+        assert_names(
+            status,
+            &answer,
+            StatusCode::FORBIDDEN,
+            field,
+            "submit token",
+        );
+    }
+    let (status, answer) = post(
+        "/api/v1/jobs/batch",
+        json!({"jobs": [{"definition": "deploy"},
+                        {"definition": "deploy", "payload": {"url": "http://evil.example/"}}]}),
+    )
+    .await;
+    assert_names(
+        status,
+        &answer,
+        StatusCode::FORBIDDEN,
+        "jobs[1].payload.url",
+        "batch",
+    );
+    assert_eq!(stack.job_count().await, 0, "nothing was stored");
+    // Fields that do not redirect the secret stay open, and admins may.
+    let (status, answer) = post(
+        "/api/v1/jobs",
+        json!({"definition": "deploy", "payload": {"body": "v2"}, "priority": 7}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let (status, answer) = stack
+        .post(
+            "/api/v1/jobs",
+            json!({"definition": "deploy", "payload": {"url": "https://api.example.com/other"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "admin: {answer}");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn token_scope_abuse_is_refused_with_403() {
+    let stack = Stack::api_only().await;
+    let read = client_with(&create_token(&stack.env, "r", Scope::Read).await);
+    let submit = client_with(&create_token(&stack.env, "s", Scope::Submit).await);
+    let cases: [(&reqwest::Client, &str, Value); 5] = [
+        (&read, "/api/v1/jobs", json!({"kind": "noop"})),
+        (
+            &read,
+            "/api/v1/jobs/batch",
+            json!({"jobs": [{"kind": "noop"}]}),
+        ),
+        (
+            &submit,
+            "/api/v1/tokens",
+            json!({"name": "me", "scope": "admin"}),
+        ),
+        (
+            &submit,
+            "/api/v1/definitions",
+            json!({"name": "d", "template": {"kind": "noop"}}),
+        ),
+        (&submit, "/api/v1/queues/default/pause", json!({})),
+    ];
+    for (client, path, body) in cases {
+        let response = client
+            .post(format!("{}{path}", stack.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "forbidden", "{path}: {body}");
+    }
+    assert_eq!(stack.job_count().await, 0);
+    still_serves(&stack).await;
     stack.stop().await;
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
+use conveyor_shared::auth::Scope;
 use conveyor_shared::db::jobs::{self, Cursor, JobFilter, JobSort};
 use conveyor_shared::db::{definitions, workflows};
 use conveyor_shared::events::StatusEvent;
@@ -18,6 +19,7 @@ use tracing::{info, warn};
 use utoipa::{IntoParams, ToSchema};
 
 use super::parse_id;
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -38,6 +40,7 @@ async fn validate_all(
     state: &AppState,
     specs: &[JobSpec],
     batch: bool,
+    scope: Scope,
 ) -> Result<Vec<NewJob>, ApiError> {
     let name = |i: usize, e: conveyor_shared::model::FieldError| {
         if batch {
@@ -54,6 +57,27 @@ async fn validate_all(
     } else {
         HashMap::new()
     };
+    if scope != Scope::Admin {
+        for (i, spec) in specs.iter().enumerate() {
+            let Some(definition) = spec.definition.as_ref().and_then(|n| definitions.get(n)) else {
+                continue;
+            };
+            if let Some(field) = spec.redirects_secrets_of(definition) {
+                let field = if batch {
+                    format!("jobs[{i}].{field}")
+                } else {
+                    field
+                };
+                return Err(ApiError::ForbiddenField {
+                    message: format!(
+                        "{field} cannot be overridden: the definition holds secrets, \
+                         and only an admin token may point it elsewhere"
+                    ),
+                    field,
+                });
+            }
+        }
+    }
     let resolved = specs
         .iter()
         .enumerate()
@@ -88,6 +112,12 @@ async fn validate_all(
             Ok(job)
         })
         .collect()
+}
+
+/// The caller's scope; the authentication middleware always sets one, so a
+/// missing principal is treated as the smallest scope.
+fn scope_of(principal: &Option<Extension<Principal>>) -> Scope {
+    principal.as_ref().map_or(Scope::Read, |p| p.scope)
 }
 
 /// Makes freshly inserted jobs visible in Redis and announces them. A Redis
@@ -171,12 +201,17 @@ async fn insert_all(
     ))]
 pub async fn submit(
     State(state): State<Arc<AppState>>,
+    principal: Option<Extension<Principal>>,
     ApiJson(spec): ApiJson<JobSpec>,
 ) -> Result<(StatusCode, Json<Job>), ApiError> {
-    let Some(new_job) = validate_all(&state, std::slice::from_ref(&spec), false)
-        .await?
-        .pop()
-    else {
+    let Some(new_job) = validate_all(
+        &state,
+        std::slice::from_ref(&spec),
+        false,
+        scope_of(&principal),
+    )
+    .await?
+    .pop() else {
         return Err(ApiError::Internal(anyhow::anyhow!(
             "validation returned nothing"
         )));
@@ -233,6 +268,7 @@ pub struct BatchResponse {
     ))]
 pub async fn submit_batch(
     State(state): State<Arc<AppState>>,
+    principal: Option<Extension<Principal>>,
     ApiJson(batch): ApiJson<BatchRequest>,
 ) -> Result<(StatusCode, Json<BatchResponse>), ApiError> {
     if batch.jobs.is_empty() || batch.jobs.len() > state.config.max_batch {
@@ -241,7 +277,7 @@ pub async fn submit_batch(
             format!("must hold 1 to {} jobs", state.config.max_batch),
         ));
     }
-    let new_jobs = validate_all(&state, &batch.jobs, true).await?;
+    let new_jobs = validate_all(&state, &batch.jobs, true, scope_of(&principal)).await?;
     let results = insert_all(&state, &new_jobs, true).await?;
     let created: Vec<Job> = results
         .iter()

@@ -335,6 +335,48 @@ impl JobSpec {
     }
 }
 
+/// Payload fields that decide where a definition's secret headers or
+/// environment end up: the target of an `http` request, the program a `shell`
+/// job runs and how it finds it, the image or Dockerfile and the command of a
+/// `docker` job.
+pub const ROUTING_FIELDS: &[&str] = &[
+    "url",
+    "argv",
+    "cwd",
+    "env",
+    "image",
+    "dockerfile_url",
+    "command",
+];
+
+impl JobSpec {
+    /// The first field (`kind`, `payload.url` …) by which this spec, used as
+    /// an override of `definition`, would send the definition's secrets
+    /// somewhere else; `None` when the definition holds no secret or the
+    /// spec changes none of those fields. Tokens below admin may not do this.
+    pub fn redirects_secrets_of(&self, definition: &JobSpec) -> Option<String> {
+        if !definition
+            .payload
+            .as_ref()
+            .is_some_and(secrets::has_secrets)
+        {
+            return None;
+        }
+        if self.kind.is_some() && self.kind != definition.kind {
+            return Some("kind".to_owned());
+        }
+        let over = self.payload.as_ref()?.as_object()?;
+        let base = definition.payload.as_ref().and_then(Value::as_object);
+        ROUTING_FIELDS
+            .iter()
+            .find(|name| {
+                over.get(**name)
+                    .is_some_and(|v| base.and_then(|b| b.get(**name)) != Some(v))
+            })
+            .map(|name| format!("payload.{name}"))
+    }
+}
+
 /// `over` laid on `base`: objects merge key by key, anything else replaces.
 fn merge(base: &Value, over: &Value) -> Value {
     match (base, over) {
