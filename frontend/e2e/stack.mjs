@@ -69,6 +69,9 @@ export async function startStack({ root, frontendDir, logDir, log }) {
     WORKER_METRICS_ADDR: '127.0.0.1:0',
     // Webhook deliveries go out soon after they are queued.
     WEBHOOK_POLL_MS: '200',
+    // The e2e webhook receiver listens on loopback, which outbound requests
+    // (webhooks, http jobs) refuse unless it is allowed.
+    OUTBOUND_ALLOW: '127.0.0.0/8,::1',
     LOG_FORMAT: 'text',
     NO_COLOR: '1',
   };

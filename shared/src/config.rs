@@ -104,6 +104,10 @@ pub struct CommonConfig {
     /// `METRICS_TOKEN`: when set, `/metrics` (api and worker) answers only
     /// requests with `Authorization: Bearer <token>`. A secret: never log it.
     pub metrics_token: Option<String>,
+    /// `OUTBOUND_ALLOW`: internal networks and hosts that outbound requests
+    /// (the `http` kind, webhooks, Dockerfile downloads) may reach anyway;
+    /// the host of `AWS_ENDPOINT_URL` is allowed implicitly.
+    pub outbound: crate::outbound::OutboundPolicy,
 }
 
 impl std::fmt::Debug for CommonConfig {
@@ -172,6 +176,21 @@ impl CommonConfig {
             "DB_MAX_CONNECTIONS",
         )?;
         let startup: u64 = parse(env, "STARTUP_TIMEOUT_SECS", 30, "a number of seconds")?;
+        let allow = env.get("OUTBOUND_ALLOW").unwrap_or_default();
+        let mut outbound =
+            crate::outbound::OutboundPolicy::parse(&allow).map_err(|reason| ConfigError {
+                var: "OUTBOUND_ALLOW",
+                value: allow.clone(),
+                reason,
+            })?;
+        // The operator's own object store is a target they chose.
+        if let Some(host) = env
+            .get("AWS_ENDPOINT_URL")
+            .and_then(|u| url::Url::parse(&u).ok())
+            .and_then(|u| u.host_str().map(str::to_owned))
+        {
+            outbound.allow_host(&host);
+        }
         Ok(Self {
             database_url,
             redis_url,
@@ -183,6 +202,7 @@ impl CommonConfig {
                 .get("METRICS_TOKEN")
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty()),
+            outbound,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod events;
 pub mod executor;
 pub mod metrics;
 pub mod model;
+pub mod outbound;
 pub mod queue;
 pub mod secrets;
 pub mod telemetry;

@@ -57,6 +57,9 @@ impl TestEnv {
             ("REDIS_PREFIX".into(), self.prefix.clone()),
             // Worker processes of parallel tests must not share port 9464.
             ("WORKER_METRICS_ADDR".into(), "127.0.0.1:0".into()),
+            // Tests serve their HTTP targets on loopback, which outbound
+            // requests refuse unless allowed; tests of that pass "".
+            ("OUTBOUND_ALLOW".into(), "127.0.0.0/8,::1".into()),
         ])
     }
 

@@ -7,6 +7,7 @@ mod finisher;
 mod heartbeat;
 mod housekeeping;
 mod metrics;
+mod outbound;
 mod redis_writer;
 mod runner;
 mod webhooks;
@@ -26,6 +27,7 @@ pub use runner::Worker;
 /// The built-in kinds, configured for this worker.
 pub fn builtin_registry(config: &WorkerConfig) -> Registry {
     let mut registry = Registry::new();
+    let outbound = std::sync::Arc::new(config.common.outbound.clone());
     executors::register_builtins(
         &mut registry,
         config.allow_shell,
@@ -34,7 +36,9 @@ pub fn builtin_registry(config: &WorkerConfig) -> Registry {
             bin: config.docker_bin.clone(),
             cache_dir: config.docker_cache_dir.clone(),
             s3_endpoint: config.docker_s3_endpoint.clone(),
+            outbound: outbound.clone(),
         },
+        outbound,
     );
     registry
 }
@@ -101,7 +105,12 @@ pub async fn run_with_metrics(
         .context("registering this worker's kinds")?;
     // Webhook deliveries stop with the claim loop; their attempts in flight
     // finish (bounded by WEBHOOK_TIMEOUT_SECS) while running jobs drain.
-    let webhooks = webhooks::spawn(&config.webhooks, pool.clone(), shutdown.clone());
+    let webhooks = webhooks::spawn(
+        &config.webhooks,
+        &std::sync::Arc::new(config.common.outbound.clone()),
+        pool.clone(),
+        shutdown.clone(),
+    );
     let worker = Arc::new(Worker::new(config, registry, pool, queue, Clock::system()));
     let result = worker.run(shutdown).await;
     if let Some(webhooks) = webhooks {

@@ -189,6 +189,88 @@ async fn outcomes_with_nul_bytes_are_recorded_and_the_worker_goes_on() {
 }
 
 #[tokio::test]
+async fn http_jobs_to_internal_addresses_are_refused_without_the_allow_list() {
+    let mut stack = Stack::api_only().await;
+    stack.add_worker(&[("OUTBOUND_ALLOW", "")]).await;
+    let (base, hits) = nul_server().await;
+    for url in [
+        format!("{base}/nul"),
+        base.replace("127.0.0.1", "localhost") + "/nul",
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://[::1]:9/".to_owned(),
+        "http://10.0.0.1:9/".to_owned(),
+    ] {
+        let job = stack
+            .submit(json!({"kind": "http", "max_attempts": 3, "payload": {"url": url}}))
+            .await;
+        let dead = stack.wait_for_status(&id_of(&job), "dead", WAIT).await;
+        let error = dead["last_error"].as_str().unwrap_or_default();
+        assert!(error.contains("outbound request refused"), "{url}: {dead}");
+        assert_eq!(dead["attempt"], 1, "a refusal is not retried: {dead}");
+    }
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "no request reached loopback"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_redirect_from_an_allowed_host_to_a_refused_address_is_refused() {
+    let mut stack = Stack::api_only().await;
+    // localhost is allowed by name; 127.0.0.1 as an address is not.
+    stack.add_worker(&[("OUTBOUND_ALLOW", "localhost")]).await;
+    let (target, hits) = nul_server().await;
+    let redirect_to = format!("{target}/nul");
+    let app = axum::Router::new().route(
+        "/go",
+        get(move || {
+            let to = redirect_to.clone();
+            async move { axum::response::Redirect::temporary(&to) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let job = stack
+        .submit(json!({"kind": "http", "payload": {"url": format!("http://localhost:{port}/go")}}))
+        .await;
+    let dead = stack.wait_for_status(&id_of(&job), "dead", WAIT).await;
+    let error = dead["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("outbound request refused"), "{dead}");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the redirect was not followed"
+    );
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn webhooks_to_literal_internal_addresses_are_refused_at_registration() {
+    let stack = Stack::api_with(&[("OUTBOUND_ALLOW", "")]).await;
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://169.254.169.254/",
+        "http://[fd00::1]/hook",
+        "http://192.168.1.10/hook",
+    ] {
+        let (status, body) = stack
+            .post(
+                "/api/v1/webhooks",
+                json!({"url": url, "events": ["job.dead"]}),
+            )
+            .await;
+        assert_names(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "url", url);
+    }
+    still_serves(&stack).await;
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn below_admin_a_definition_holding_secrets_cannot_be_pointed_elsewhere() {
     let stack = Stack::api_only().await;
     let template = json!({"kind": "http", "payload": {

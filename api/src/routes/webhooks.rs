@@ -112,6 +112,7 @@ pub async fn create(
         spec.description,
         spec.enabled.unwrap_or(true),
     )?;
+    check_outbound(&state, &settings.url)?;
     check_workflows(&state, &settings).await?;
     let (webhook, secret) = webhooks::create(&state.pool, &settings).await?;
     info!(webhook_id = %webhook.id, events = ?webhook.events, "webhook created");
@@ -119,6 +120,19 @@ pub async fn create(
         StatusCode::CREATED,
         Json(CreatedWebhook { webhook, secret }),
     ))
+}
+
+/// Refuses at once a receiver whose address literal the outbound policy
+/// refuses (`http://10.0.0.5/`). Host names are checked by the worker when
+/// it resolves them, before each delivery.
+fn check_outbound(state: &AppState, raw: &str) -> Result<(), ApiError> {
+    let url = url::Url::parse(raw).map_err(|e| ApiError::field("url", e.to_string()))?;
+    state
+        .config
+        .common
+        .outbound
+        .check_url(&url)
+        .map_err(|e| ApiError::field("url", e.to_string()))
 }
 
 /// List webhooks, oldest first, each with its latest delivery.
@@ -209,6 +223,7 @@ pub async fn update(
         patch.description.unwrap_or(old.description),
         patch.enabled.unwrap_or(old.enabled),
     )?;
+    check_outbound(&state, &settings.url)?;
     check_workflows(&state, &settings).await?;
     let webhook = webhooks::update(&mut tx, id, &settings)
         .await?

@@ -4,9 +4,11 @@
 //! and a body excerpt become the result (or the error).
 
 use crate::executors::error_chain;
+use std::sync::Arc;
 use std::time::Duration;
 
-use conveyor_shared::executor::{Executor, Failure, JobContext, Success};
+use conveyor_shared::executor::{storable_text, Executor, Failure, JobContext, Success};
+use conveyor_shared::outbound::OutboundPolicy;
 use serde_json::{json, Value};
 
 /// Largest body excerpt kept in the result.
@@ -14,11 +16,14 @@ const EXCERPT_BYTES: usize = 4 * 1024;
 
 pub struct HttpExecutor {
     client: reqwest::Client,
+    outbound: Arc<OutboundPolicy>,
 }
 
 impl HttpExecutor {
-    pub fn new() -> Self {
-        let client = reqwest::Client::builder()
+    /// Requests go only where `outbound` allows, redirects included.
+    pub fn new(outbound: Arc<OutboundPolicy>) -> Self {
+        let client = crate::outbound::client_builder(&outbound)
+            .redirect(crate::outbound::follow_redirects(&outbound))
             .connect_timeout(Duration::from_secs(10))
             // A bound for jobs without timeout_secs; a job's own timeout
             // stops the request earlier.
@@ -26,13 +31,14 @@ impl HttpExecutor {
             .user_agent(concat!("conveyor-worker/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        Self { client }
+        Self { client, outbound }
     }
 }
 
 impl Default for HttpExecutor {
+    /// Public addresses only.
     fn default() -> Self {
-        Self::new()
+        Self::new(Arc::default())
     }
 }
 
@@ -44,6 +50,11 @@ impl Executor for HttpExecutor {
             .get("url")
             .and_then(Value::as_str)
             .ok_or_else(|| Failure::permanent("payload.url is required"))?;
+        let target = reqwest::Url::parse(url)
+            .map_err(|e| Failure::permanent(format!("payload.url {url:?}: {e}")))?;
+        self.outbound
+            .check_url(&target)
+            .map_err(|e| Failure::permanent(e.to_string()))?;
         let body = p.get("body").filter(|b| !b.is_null());
         let default_method = if body.is_some() || !ctx.parents.is_empty() {
             "POST"
@@ -57,7 +68,7 @@ impl Executor for HttpExecutor {
             .to_ascii_uppercase();
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| Failure::permanent(format!("payload.method {method:?} is not valid")))?;
-        let mut request = self.client.request(method, url);
+        let mut request = self.client.request(method, target);
         if let Some(headers) = p.get("headers").and_then(Value::as_object) {
             for (name, value) in headers {
                 if let Some(value) = conveyor_shared::secrets::reveal(value) {
@@ -88,16 +99,30 @@ impl Executor for HttpExecutor {
             }
         };
         let send = async {
-            let response = request.send().await.map_err(|e| {
-                Failure::new(format!("request to {url} failed: {}", error_chain(&e)))
+            let mut response = request.send().await.map_err(|e| {
+                match crate::outbound::refusal(&e) {
+                    // Refused by policy: the same request is refused again.
+                    Some(refused) => Failure::permanent(format!("request to {url}: {refused}")),
+                    None => Failure::new(format!("request to {url} failed: {}", error_chain(&e))),
+                }
             })?;
             let status = response.status();
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| Failure::new(format!("reading the answer from {url} failed: {e}")))?;
+            // Read only as much as the excerpt keeps, whatever the body's size.
+            let mut bytes: Vec<u8> = Vec::new();
+            while bytes.len() < EXCERPT_BYTES {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                    Ok(None) => break,
+                    Err(e) => {
+                        return Err(Failure::new(format!(
+                            "reading the answer from {url} failed: {e}"
+                        )))
+                    }
+                }
+            }
+            drop(response);
             let cut = bytes.len().min(EXCERPT_BYTES);
-            let excerpt = String::from_utf8_lossy(&bytes[..cut]).into_owned();
+            let excerpt = storable_text(String::from_utf8_lossy(&bytes[..cut]).into_owned());
             if status.is_success() {
                 Ok(Success {
                     result: Some(json!({ "status": status.as_u16(), "body": excerpt })),

@@ -14,7 +14,10 @@ pub use noop::NoopExecutor;
 pub use shell::ShellExecutor;
 pub use sleep::SleepExecutor;
 
+use std::sync::Arc;
+
 use conveyor_shared::executor::Registry;
+use conveyor_shared::outbound::OutboundPolicy;
 
 /// Registers `noop`, `sleep`, `shell` and `docker` (each enabled or
 /// refusing) and `http`.
@@ -23,12 +26,13 @@ pub fn register_builtins(
     allow_shell: bool,
     allow_docker: bool,
     docker: DockerSettings,
+    outbound: Arc<OutboundPolicy>,
 ) {
     registry
         .register("noop", NoopExecutor)
         .register("sleep", SleepExecutor)
         .register("shell", ShellExecutor::new(allow_shell))
-        .register("http", HttpExecutor::new())
+        .register("http", HttpExecutor::new(outbound))
         .register("docker", DockerExecutor::new(allow_docker, docker));
 }
 

@@ -54,6 +54,7 @@ const LEASE_MARGIN: Duration = Duration::from_secs(30);
 struct Sender {
     pool: PgPool,
     client: reqwest::Client,
+    outbound: Arc<conveyor_shared::outbound::OutboundPolicy>,
     config: WebhookConfig,
 }
 
@@ -62,6 +63,7 @@ struct Sender {
 /// (each is bounded by the timeout); join the handle to wait for that.
 pub(crate) fn spawn(
     config: &WebhookConfig,
+    outbound: &Arc<conveyor_shared::outbound::OutboundPolicy>,
     pool: PgPool,
     stop: CancellationToken,
 ) -> Option<JoinHandle<()>> {
@@ -69,7 +71,8 @@ pub(crate) fn spawn(
         info!("webhook deliveries are off on this worker (WORKER_WEBHOOKS=0)");
         return None;
     }
-    let client = match reqwest::Client::builder()
+    // Receivers are reached only where the outbound policy allows.
+    let client = match crate::outbound::client_builder(outbound)
         .timeout(config.timeout)
         .connect_timeout(config.timeout)
         // A redirect is an answer that is not 2xx: the receiver should
@@ -87,6 +90,7 @@ pub(crate) fn spawn(
     let sender = Arc::new(Sender {
         pool,
         client,
+        outbound: outbound.clone(),
         config: config.clone(),
     });
     Some(tokio::spawn(run(sender, stop)))
@@ -168,7 +172,13 @@ async fn claim_and_send(
 
 /// Sends one delivery and records how it went.
 async fn attempt(sender: Arc<Sender>, delivery: Claimed, _slot: OwnedSemaphorePermit) {
-    let sent = send::send(&sender.client, &delivery, sender.config.timeout).await;
+    let sent = send::send(
+        &sender.client,
+        &sender.outbound,
+        &delivery,
+        sender.config.timeout,
+    )
+    .await;
     let outcome = decide(&sender.config, &delivery, &sent, rand::thread_rng().gen());
     let mut failures = 0u32;
     let recorded = loop {

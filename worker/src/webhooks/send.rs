@@ -37,7 +37,12 @@ pub(super) fn signature(secret: &str, timestamp: i64, body: &[u8]) -> Result<Str
 }
 
 /// POSTs the delivery's payload to its webhook's URL, signed with its secret.
-pub(super) async fn send(client: &reqwest::Client, delivery: &Claimed, timeout: Duration) -> Sent {
+pub(super) async fn send(
+    client: &reqwest::Client,
+    outbound: &conveyor_shared::outbound::OutboundPolicy,
+    delivery: &Claimed,
+    timeout: Duration,
+) -> Sent {
     let started = Instant::now();
     let failed = |error: String| Sent {
         ok: false,
@@ -46,6 +51,15 @@ pub(super) async fn send(client: &reqwest::Client, delivery: &Claimed, timeout: 
         excerpt: None,
         duration: started.elapsed(),
     };
+    // Address literals skip resolution, where names are checked.
+    match reqwest::Url::parse(&delivery.url) {
+        Ok(url) => {
+            if let Err(refused) = outbound.check_url(&url) {
+                return failed(refused.to_string());
+            }
+        }
+        Err(e) => return failed(format!("the URL is not valid: {e}")),
+    }
     let body = match serde_json::to_vec(&delivery.payload) {
         Ok(body) => body,
         Err(e) => return failed(format!("cannot serialize the payload: {e}")),
@@ -64,7 +78,10 @@ pub(super) async fn send(client: &reqwest::Client, delivery: &Claimed, timeout: 
         .body(body);
     let mut response = match request.send().await {
         Ok(response) => response,
-        Err(e) => return failed(describe(&e, timeout)),
+        Err(e) => match crate::outbound::refusal(&e) {
+            Some(refused) => return failed(refused),
+            None => return failed(describe(&e, timeout)),
+        },
     };
     let status = response.status();
     let excerpt = read_excerpt(&mut response).await;

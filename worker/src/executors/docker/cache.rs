@@ -110,6 +110,10 @@ impl DockerExecutor {
     pub(super) async fn fetch_dockerfile(&self, raw_url: &str) -> Result<String, Failure> {
         let url = download_url(raw_url, self.settings.s3_endpoint.as_ref())
             .map_err(Failure::permanent)?;
+        self.settings
+            .outbound
+            .check_url(&url)
+            .map_err(|e| Failure::permanent(format!("downloading the Dockerfile: {e}")))?;
         let cache = Cache::new(&self.settings.cache_dir);
         let known = cache.entry(&url).await;
         let mut request = self.client.get(url.clone());
@@ -123,7 +127,16 @@ impl DockerExecutor {
         }
         let failed =
             |what: String| Failure::new(format!("downloading the Dockerfile {url}: {what}"));
-        let mut response = request.send().await.map_err(|e| failed(error_chain(&e)))?;
+        let mut response =
+            request
+                .send()
+                .await
+                .map_err(|e| match crate::outbound::refusal(&e) {
+                    Some(refused) => {
+                        Failure::permanent(format!("downloading the Dockerfile: {refused}"))
+                    }
+                    None => failed(error_chain(&e)),
+                })?;
         let status = response.status();
         if let (StatusCode::NOT_MODIFIED, Some(entry)) = (status, &known) {
             return Ok(entry.digest.clone());

@@ -59,6 +59,8 @@ pub struct DockerSettings {
     pub cache_dir: PathBuf,
     /// `AWS_ENDPOINT_URL`: `s3://bucket/key` is fetched as `<endpoint>/bucket/key`.
     pub s3_endpoint: Option<Url>,
+    /// Where Dockerfile downloads may go (`OUTBOUND_ALLOW`).
+    pub outbound: Arc<conveyor_shared::outbound::OutboundPolicy>,
 }
 
 pub struct DockerExecutor {
@@ -73,7 +75,8 @@ pub struct DockerExecutor {
 
 impl DockerExecutor {
     pub fn new(allowed: bool, settings: DockerSettings) -> Self {
-        let client = reqwest::Client::builder()
+        let client = crate::outbound::client_builder(&settings.outbound)
+            .redirect(crate::outbound::follow_redirects(&settings.outbound))
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("conveyor-worker/", env!("CARGO_PKG_VERSION")))

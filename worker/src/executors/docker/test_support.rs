@@ -45,6 +45,10 @@ impl Scratch {
 
     pub(super) fn settings(&self, bin: PathBuf) -> DockerSettings {
         DockerSettings {
+            outbound: std::sync::Arc::new(
+                conveyor_shared::outbound::OutboundPolicy::parse("127.0.0.0/8,::1")
+                    .expect("policy"),
+            ),
             bin,
             cache_dir: self.0.join("cache"),
             s3_endpoint: None,
