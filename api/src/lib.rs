@@ -7,6 +7,7 @@ pub mod cli;
 mod dashboard;
 mod error;
 mod extract;
+mod limits;
 mod metrics;
 mod openapi;
 mod routes;
@@ -91,6 +92,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(openapi::router())
         .merge(dashboard::router(&state.config.frontend_dir))
         .layer(axum::middleware::from_fn(extract::refuse_nul))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_body,
+        ))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())

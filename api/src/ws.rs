@@ -181,8 +181,25 @@ pub async fn handler(
             .into_response();
         }
     }
-    ws.on_upgrade(move |socket| serve(socket, state, filter))
+    // A client sends only subscriptions: one of the largest allowed fits.
+    let max_message = (limit.saturating_mul(64) + 4096).max(MAX_CLIENT_MESSAGE_BYTES);
+    ws.max_message_size(max_message)
+        .max_frame_size(max_message)
+        // Unsent events are held per client up to this, then the client is
+        // dropped (sends also time out, below).
+        .max_write_buffer_size(MAX_WRITE_BUFFER_BYTES)
+        .on_upgrade(move |socket| serve(socket, state, filter))
 }
+
+/// Largest message or frame a client may send, at the least.
+const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Most bytes queued for one client that has stopped reading.
+const MAX_WRITE_BUFFER_BYTES: usize = 1 << 20;
+
+/// How long one send may wait for a client to read; a client slower than
+/// this is disconnected rather than holding its events in memory.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 async fn serve(mut socket: WebSocket, state: Arc<AppState>, filter: Result<Filter, String>) {
     let mut filter = match filter {
@@ -257,7 +274,7 @@ async fn serve(mut socket: WebSocket, state: Arc<AppState>, filter: Result<Filte
                 Some(Ok(_)) => {}
             },
             _ = ping.tick() => {
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                if send(&mut socket, Message::Ping(Default::default())).await.is_err() {
                     return;
                 }
             }
@@ -276,5 +293,17 @@ fn subscribed(filter: &Filter) -> serde_json::Value {
 }
 
 async fn send_json(socket: &mut WebSocket, value: serde_json::Value) -> Result<(), axum::Error> {
-    socket.send(Message::Text(value.to_string().into())).await
+    send(socket, Message::Text(value.to_string().into())).await
+}
+
+/// Sends within [`SEND_TIMEOUT`]; a client that does not read in that time is
+/// answered with an error, and its connection ends.
+async fn send(socket: &mut WebSocket, message: Message) -> Result<(), axum::Error> {
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(message)).await {
+        Ok(sent) => sent,
+        Err(_) => {
+            debug!("WebSocket client too slow to read; disconnecting it");
+            Err(axum::Error::new("the client did not read in time"))
+        }
+    }
 }

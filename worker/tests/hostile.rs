@@ -16,6 +16,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use common::{client_with, create_token, id_of, Stack};
 use conveyor_shared::auth::Scope;
+use futures::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -382,6 +383,112 @@ async fn token_scope_abuse_is_refused_with_403() {
         assert_eq!(body["error"]["code"], "forbidden", "{path}: {body}");
     }
     assert_eq!(stack.job_count().await, 0);
+    still_serves(&stack).await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn oversize_deep_and_huge_requests_get_a_clean_4xx() {
+    let stack = Stack::api_with(&[("MAX_PAYLOAD_BYTES", "65536")]).await;
+    let anonymous = reqwest::Client::new();
+    // The sign-in body is read without a token: a few KiB at most.
+    let response = anonymous
+        .post(format!("{}/api/v1/session", stack.base))
+        .json(&json!({"token": "x".repeat(64 * 1024)}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = response.json().await.expect("JSON error");
+    assert_eq!(body["error"]["details"]["field"], "body", "{body}");
+
+    // One job: its payload's limit plus a margin, refused before parsing.
+    let big = json!({"kind": "noop", "payload": {"blob": "x".repeat(512 * 1024)}});
+    let (status, body) = stack.post("/api/v1/jobs", big).await;
+    assert_names(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body",
+        "one job",
+    );
+
+    // Deeply nested JSON is malformed input, not a stack overflow.
+    let deep = format!(
+        "{{\"kind\": \"noop\", \"payload\": {}{}}}",
+        "[".repeat(20_000),
+        "]".repeat(20_000)
+    );
+    let response = stack
+        .http
+        .post(format!("{}/api/v1/jobs", stack.base))
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.expect("JSON error");
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+
+    // A huge query string and a huge header are handled, never a 5xx.
+    let (status, body) = stack
+        .get(&format!("/api/v1/jobs?name={}", "q".repeat(60_000)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = stack
+        .get(&format!("/api/v1/jobs?limit={}", "9".repeat(60_000)))
+        .await;
+    assert_names(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "limit",
+        "limit",
+    );
+    let response = stack
+        .http
+        .get(format!("{}/api/v1/jobs", stack.base))
+        .header("x-junk", "j".repeat(1 << 20))
+        .send()
+        .await;
+    if let Ok(response) = response {
+        assert!(
+            response.status().is_client_error(),
+            "a 1 MiB header: {}",
+            response.status()
+        );
+    }
+    assert_eq!(stack.job_count().await, 0);
+    still_serves(&stack).await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn an_oversize_websocket_message_closes_the_connection() {
+    let stack = Stack::api_only().await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(stack.ws_request(""))
+        .await
+        .expect("connect");
+    let _subscribed = socket.next().await;
+    let huge = format!(
+        "{{\"type\": \"subscribe\", \"queues\": [\"{}\"]}}",
+        "q".repeat(4 << 20)
+    );
+    let _ = socket
+        .send(tokio_tungstenite::tungstenite::Message::Text(huge.into()))
+        .await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) => return true,
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) => return true,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "the server closed the oversize client");
     still_serves(&stack).await;
     stack.stop().await;
 }
