@@ -342,6 +342,10 @@ pub struct WorkerConfig {
     pub queues: Vec<(QueueName, u32)>,
     pub queue_order: QueueOrder,
     pub allow_shell: bool,
+    /// `WORKER_SHELL_UID` (`uid` or `uid:gid`): the user shell jobs run as.
+    /// Unset: a worker running as root runs them as 65534:65534 (nobody),
+    /// any other worker as itself.
+    pub shell_user: Option<(u32, u32)>,
     /// Whether this worker runs `docker` jobs (`WORKER_ALLOW_DOCKER`).
     pub allow_docker: bool,
     /// The Docker CLI: `docker` on `PATH` unless `WORKER_DOCKER_BIN` names another.
@@ -501,6 +505,28 @@ impl WorkerConfig {
         };
         let allow_shell = parse_bool(env, "WORKER_ALLOW_SHELL", false)?;
         let allow_docker = parse_bool(env, "WORKER_ALLOW_DOCKER", false)?;
+        let shell_user = match env.get("WORKER_SHELL_UID") {
+            None => None,
+            Some(raw) => {
+                let (uid, gid) = match raw.trim().split_once(':') {
+                    Some((u, g)) => (u.parse::<u32>().ok(), g.parse::<u32>().ok()),
+                    None => (
+                        raw.trim().parse::<u32>().ok(),
+                        raw.trim().parse::<u32>().ok(),
+                    ),
+                };
+                match (uid, gid) {
+                    (Some(uid), Some(gid)) => Some((uid, gid)),
+                    _ => {
+                        return Err(ConfigError {
+                            var: "WORKER_SHELL_UID",
+                            value: raw,
+                            reason: "expected a numeric uid or uid:gid".into(),
+                        })
+                    }
+                }
+            }
+        };
         let docker_bin = env
             .get("WORKER_DOCKER_BIN")
             .unwrap_or_else(|| "docker".into())
@@ -537,6 +563,7 @@ impl WorkerConfig {
             queues,
             queue_order,
             allow_shell,
+            shell_user,
             allow_docker,
             docker_bin,
             docker_cache_dir,

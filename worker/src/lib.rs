@@ -31,6 +31,7 @@ pub fn builtin_registry(config: &WorkerConfig) -> Registry {
     executors::register_builtins(
         &mut registry,
         config.allow_shell,
+        executors::shell_user(config.shell_user),
         config.allow_docker,
         executors::DockerSettings {
             bin: config.docker_bin.clone(),
@@ -70,6 +71,9 @@ pub async fn run_with_metrics(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     conveyor_shared::metrics::install();
+    if config.allow_shell || config.allow_docker {
+        executors::protect_process();
+    }
     // Served from start-up to return, whichever way `run` returns.
     let metrics_stop = CancellationToken::new();
     let _stop_metrics_on_return = metrics_stop.clone().drop_guard();

@@ -39,25 +39,6 @@ fn assert_names(status: StatusCode, body: &Value, expected: StatusCode, field: &
     assert_eq!(body["error"]["details"]["field"], field, "{case}: {body}");
 }
 
-/// A local HTTP server whose answers carry a NUL byte, counting requests.
-async fn nul_server() -> (String, Arc<AtomicUsize>) {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let app = axum::Router::new().route(
-        "/nul",
-        get(move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-            async { "before\u{0}after".into_response() }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), hits)
-}
-
 #[tokio::test]
 async fn nul_bytes_anywhere_are_a_422_naming_the_field_and_store_nothing() {
     let stack = Stack::api_only().await;
@@ -145,6 +126,25 @@ async fn nul_bytes_anywhere_are_a_422_naming_the_field_and_store_nothing() {
     assert_eq!(stack.job_count().await, 0, "nothing was stored");
     still_serves(&stack).await;
     stack.stop().await;
+}
+
+/// A local HTTP server whose answers carry a NUL byte, counting requests.
+async fn nul_server() -> (String, Arc<AtomicUsize>) {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().route(
+        "/nul",
+        get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { "before\u{0}after".into_response() }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), hits)
 }
 
 #[tokio::test]
@@ -490,5 +490,31 @@ async fn an_oversize_websocket_message_closes_the_connection() {
     .await;
     assert_eq!(closed, Ok(true), "the server closed the oversize client");
     still_serves(&stack).await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_shell_job_cannot_read_the_worker_database_url() {
+    let stack = Stack::api_only().await;
+    // The real binary, with DATABASE_URL in its environment as deployed.
+    let mut worker = stack.spawn_worker_process(&[]);
+    let secret = stack.env.env()["DATABASE_URL"].clone();
+    // Walks from the job's parent (the worker) up to init, printing every
+    // environment it can read.
+    let script = r#"p=$PPID
+while [ "$p" -gt 1 ]; do
+  cat /proc/$p/environ 2>/dev/null | tr '\0' '\n' | grep '^DATABASE_URL=' && echo "LEAK from $p"
+  p=$(awk '/^PPid:/ {print $2}' /proc/$p/status)
+done
+echo walked"#;
+    let job = stack
+        .submit(json!({"kind": "shell", "payload": {"argv": ["sh", "-c", script]}}))
+        .await;
+    let done = stack.wait_for_status(&id_of(&job), "succeeded", WAIT).await;
+    let output = done["attempts"][0]["output"].as_str().unwrap_or_default();
+    assert!(output.contains("walked"), "{done}");
+    assert!(!output.contains("LEAK"), "{output}");
+    assert!(!output.contains(&secret), "{output}");
+    let _ = worker.kill().await;
     stack.stop().await;
 }

@@ -24,6 +24,7 @@ use conveyor_shared::outbound::OutboundPolicy;
 pub fn register_builtins(
     registry: &mut Registry,
     allow_shell: bool,
+    shell_user: Option<(u32, u32)>,
     allow_docker: bool,
     docker: DockerSettings,
     outbound: Arc<OutboundPolicy>,
@@ -31,7 +32,7 @@ pub fn register_builtins(
     registry
         .register("noop", NoopExecutor)
         .register("sleep", SleepExecutor)
-        .register("shell", ShellExecutor::new(allow_shell))
+        .register("shell", ShellExecutor::new(allow_shell).run_as(shell_user))
         .register("http", HttpExecutor::new(outbound))
         .register("docker", DockerExecutor::new(allow_docker, docker));
 }
@@ -45,4 +46,19 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The user shell jobs run as: `configured`, or nobody (65534:65534) when the
+/// worker runs as root, since a root job could read any process's secrets.
+pub fn shell_user(configured: Option<(u32, u32)>) -> Option<(u32, u32)> {
+    configured.or_else(|| nix::unistd::geteuid().is_root().then_some((65534, 65534)))
+}
+
+/// Makes this process non-dumpable, so processes of the same user (shell
+/// jobs) can neither read `/proc/<worker>/environ` nor its memory. Root
+/// bypasses this; see [`shell_user`].
+pub fn protect_process() {
+    if let Err(e) = nix::sys::prctl::set_dumpable(false) {
+        tracing::warn!(error = %e, "cannot make the worker non-dumpable; shell jobs of the same user could read its environment");
+    }
 }

@@ -8,6 +8,12 @@
 //! arrive as JSON on stdin and in a file named by `CONVEYOR_PARENTS_FILE`.
 //!
 //! Runs only on workers started with `WORKER_ALLOW_SHELL=1`.
+//!
+//! A job must not learn the worker's secrets (`DATABASE_URL`, …). It starts
+//! with a cleared environment; the worker makes itself non-dumpable at
+//! start-up, so a job of the same user cannot read `/proc/<worker>/environ`
+//! or its memory; and a worker running as root runs jobs as another user
+//! (`WORKER_SHELL_UID`, default nobody), since root reads any process.
 
 use std::process::Stdio;
 
@@ -24,11 +30,22 @@ const INHERITED: [&str; 8] = [
 
 pub struct ShellExecutor {
     allowed: bool,
+    /// The uid and gid jobs run as; `None`: the worker's own.
+    run_as: Option<(u32, u32)>,
 }
 
 impl ShellExecutor {
     pub fn new(allowed: bool) -> Self {
-        Self { allowed }
+        Self {
+            allowed,
+            run_as: None,
+        }
+    }
+
+    /// Runs jobs as `uid`:`gid` (supplementary groups dropped).
+    pub fn run_as(mut self, user: Option<(u32, u32)>) -> Self {
+        self.run_as = user;
+        self
     }
 }
 
@@ -107,6 +124,9 @@ impl Executor for ShellExecutor {
         }
         if let Some((path, _)) = &parents {
             command.env("CONVEYOR_PARENTS_FILE", path);
+        }
+        if let Some((uid, gid)) = self.run_as {
+            command.uid(uid).gid(gid);
         }
         let mut child = command.spawn().map_err(|e| {
             let message = format!("cannot start {program:?}: {e}");
