@@ -272,6 +272,60 @@ async fn webhooks_to_literal_internal_addresses_are_refused_at_registration() {
 }
 
 #[tokio::test]
+async fn a_webhook_whose_host_resolves_to_loopback_fails_at_once_without_the_allow_list() {
+    let mut stack = Stack::api_with(&[("OUTBOUND_ALLOW", "")]).await;
+    stack
+        .add_worker(&[
+            ("OUTBOUND_ALLOW", ""),
+            ("WEBHOOK_POLL_MS", "50"),
+            ("WEBHOOK_BACKOFF_BASE_MS", "100"),
+        ])
+        .await;
+    let (base, hits) = nul_server().await;
+    // A host name passes registration; its addresses are checked at delivery.
+    let url = base.replace("127.0.0.1", "localhost") + "/nul";
+    let (status, created) = stack
+        .post(
+            "/api/v1/webhooks",
+            json!({"url": url, "events": ["job.succeeded"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let webhook_id = created["webhook"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let job = stack.submit(json!({"kind": "noop"})).await;
+    stack.wait_for_status(&id_of(&job), "succeeded", WAIT).await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let delivery = loop {
+        let (_, page) = stack
+            .get(&format!("/api/v1/webhooks/{webhook_id}/deliveries"))
+            .await;
+        if let Some(d) = page["deliveries"]
+            .as_array()
+            .and_then(|all| all.first())
+            .filter(|d| d["status"] == "failed")
+        {
+            break d.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failed delivery: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    };
+    assert_eq!(
+        delivery["attempts"], 1,
+        "a refusal is not retried: {delivery}"
+    );
+    let error = delivery["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("outbound request refused"), "{delivery}");
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached loopback");
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn below_admin_a_definition_holding_secrets_cannot_be_pointed_elsewhere() {
     let stack = Stack::api_only().await;
     let template = json!({"kind": "http", "payload": {

@@ -233,7 +233,7 @@ fn decide(
     let made = delivery.attempts - delivery.attempt_base;
     let (status, retry_in) = if sent.ok {
         (DeliveryStatus::Succeeded, None)
-    } else if made >= config.max_attempts {
+    } else if sent.refused || made >= config.max_attempts {
         (DeliveryStatus::Failed, None)
     } else {
         let base_ms = i32::try_from(config.backoff_base.as_millis()).unwrap_or(BACKOFF_CAP_MS);
@@ -295,6 +295,7 @@ mod tests {
             error: (!ok).then(|| "HTTP 500".to_owned()),
             excerpt: None,
             duration: Duration::from_millis(3),
+            refused: false,
         }
     }
 

@@ -22,6 +22,9 @@ pub(super) struct Sent {
     /// The start of the answer's body.
     pub excerpt: Option<String>,
     pub duration: Duration,
+    /// The outbound address policy refused the receiver: sending again
+    /// cannot succeed, so the delivery fails at once.
+    pub refused: bool,
 }
 
 /// `hex(HMAC-SHA256(secret, "<timestamp>.<body>"))`: the `v1` of the
@@ -50,12 +53,17 @@ pub(super) async fn send(
         error: Some(conveyor_shared::executor::storable_text(error)),
         excerpt: None,
         duration: started.elapsed(),
+        refused: false,
+    };
+    let refused = |error: String| Sent {
+        refused: true,
+        ..failed(error)
     };
     // Address literals skip resolution, where names are checked.
     match reqwest::Url::parse(&delivery.url) {
         Ok(url) => {
-            if let Err(refused) = outbound.check_url(&url) {
-                return failed(refused.to_string());
+            if let Err(e) = outbound.check_url(&url) {
+                return refused(e.to_string());
             }
         }
         Err(e) => return failed(format!("the URL is not valid: {e}")),
@@ -79,7 +87,7 @@ pub(super) async fn send(
     let mut response = match request.send().await {
         Ok(response) => response,
         Err(e) => match crate::outbound::refusal(&e) {
-            Some(refused) => return failed(refused),
+            Some(why) => return refused(why),
             None => return failed(describe(&e, timeout)),
         },
     };
@@ -91,6 +99,7 @@ pub(super) async fn send(
         error: (!status.is_success()).then(|| format!("HTTP {status}")),
         excerpt,
         duration: started.elapsed(),
+        refused: false,
     }
 }
 
