@@ -145,3 +145,52 @@ pub(crate) async fn listen_for_cancels(worker: Arc<Worker>, stop: CancellationTo
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conveyor_shared::clock::Clock;
+    use conveyor_shared::executor::Registry;
+    use conveyor_shared::queue::RedisQueue;
+    use conveyor_shared::testing::TestEnv;
+
+    #[tokio::test]
+    async fn a_finisher_stuck_for_over_a_lease_makes_the_heartbeat_file_say_unhealthy() {
+        let env = TestEnv::new().await;
+        let file = std::env::temp_dir().join(format!("conveyor-heartbeat-{}", Uuid::new_v4()));
+        let path = file.to_string_lossy().into_owned();
+        // A lease of 3 s.
+        let config = env.worker_config(&[("WORKER_HEARTBEAT_FILE", &path)]);
+        let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 4)
+            .expect("redis");
+        let clock = Clock::manual(chrono::Utc::now());
+        let worker = Worker::new(
+            config,
+            Registry::new(),
+            env.pool.clone(),
+            queue,
+            clock.clone(),
+        );
+        let says_unhealthy = || {
+            std::fs::read_to_string(&file)
+                .expect("heartbeat file")
+                .starts_with(UNHEALTHY)
+        };
+        beat(&worker).await.expect("beat");
+        assert!(!says_unhealthy());
+
+        worker.finisher_stuck(true);
+        clock.advance(chrono::Duration::seconds(2));
+        beat(&worker).await.expect("beat");
+        assert!(!says_unhealthy(), "stuck for less than a lease");
+        clock.advance(chrono::Duration::seconds(2));
+        beat(&worker).await.expect("beat");
+        assert!(says_unhealthy(), "stuck for over a lease");
+
+        worker.finisher_stuck(false);
+        beat(&worker).await.expect("beat");
+        assert!(!says_unhealthy(), "recording again");
+        let _ = std::fs::remove_file(&file);
+        env.cleanup().await;
+    }
+}
