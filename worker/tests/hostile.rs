@@ -548,6 +548,53 @@ async fn an_oversize_websocket_message_closes_the_connection() {
 }
 
 #[tokio::test]
+async fn a_websocket_client_that_stops_reading_is_disconnected() {
+    let stack = Stack::api_only().await;
+    // A client with a tiny receive window that reads nothing after the
+    // handshake: the api's sends to it soon block.
+    let addr: std::net::SocketAddr = stack
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("rcvbuf");
+    let stream = socket.connect(addr).await.expect("connect");
+    let (mut client, _) = tokio_tungstenite::client_async(stack.ws_request(""), stream)
+        .await
+        .expect("handshake");
+    let _subscribed = client.next().await;
+    // Several MiB of status events for it (every job is announced).
+    let started = std::time::Instant::now();
+    let name = "n".repeat(190);
+    for _ in 0..20 {
+        let jobs: Vec<Value> = (0..500)
+            .map(|_| json!({"kind": "noop", "name": name, "queue": "slow-client"}))
+            .collect();
+        let (status, body) = stack
+            .post("/api/v1/jobs/batch", json!({"jobs": jobs}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    // Wait past the send timeout, then read: what was buffered arrives,
+    // then the connection ends instead of streaming on.
+    tokio::time::sleep(Duration::from_secs(12).saturating_sub(started.elapsed())).await;
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match client.next().await {
+                None | Some(Err(_)) => return true,
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_))) => return true,
+                Some(Ok(_)) => continue,
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended, Ok(true), "the slow client was disconnected");
+    still_serves(&stack).await;
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn a_shell_job_cannot_read_the_worker_database_url() {
     let stack = Stack::api_only().await;
     // The real binary, with DATABASE_URL in its environment as deployed.
