@@ -62,6 +62,13 @@ async fn write(worker: &Worker, batch: &[Finished]) {
             }
         }
     };
+    {
+        // Written (accepted or refused): the lease is no longer ours to renew.
+        let mut running = worker.running.lock().unwrap_or_else(|e| e.into_inner());
+        for f in batch {
+            running.remove(&(f.finish.id, f.finish.attempt));
+        }
+    }
     let updated: HashSet<Uuid> = updated.into_iter().collect();
     let now = worker.clock.now();
     let mut ops = Vec::with_capacity(batch.len() * 2 + 1);

@@ -52,7 +52,15 @@ pub(crate) enum StopReason {
     LeaseLost,
 }
 
-/// A job this worker is running, as the heartbeat and cancel listener see it.
+/// Which attempt of which job: the key of [`Worker::running`]. Two attempts of
+/// one job can be in one worker at once (the first lost its lease and is being
+/// stopped while this worker claimed the job again), so the id alone is not
+/// enough.
+pub(crate) type AttemptKey = (Uuid, i32);
+
+/// An attempt this worker holds a lease for, as the heartbeat and cancel
+/// listener see it: from its claim until its outcome is written to Postgres
+/// (an attempt that finished but waits in the finisher keeps its lease).
 pub(crate) struct Running {
     pub queue: String,
     pub cancel: CancellationToken,
@@ -86,9 +94,12 @@ pub struct Worker {
     /// Redis changes of the claim loop and the finisher, applied in order.
     pub(crate) redis: crate::redis_writer::RedisWriter,
     pub(crate) clock: Clock,
-    /// Jobs running now, by id. Guarded by a std mutex: held only for map
-    /// operations, never across an await.
-    pub(crate) running: Mutex<HashMap<Uuid, Running>>,
+    /// Attempts whose lease this worker holds (running, or finished with
+    /// the outcome not yet written), by job id and attempt. The heartbeat
+    /// renews exactly these; the finisher removes an entry once the outcome
+    /// is in Postgres. Guarded by a std mutex: held only for map operations,
+    /// never across an await.
+    pub(crate) running: Mutex<HashMap<AttemptKey, Running>>,
 }
 
 impl Worker {
@@ -420,7 +431,7 @@ impl Worker {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(
-                job.id,
+                (job.id, job.attempt),
                 Running {
                     queue: job.queue.clone(),
                     cancel: cancel.clone(),
@@ -456,6 +467,15 @@ impl Worker {
                     .unwrap_or(Duration::MAX);
                 tokio::select! {
                     result = &mut run => result,
+                    // Stopped from outside (cancelled, lease lost, shutdown):
+                    // an executor that ignores its token is dropped after
+                    // STOP_WAIT, so a lost attempt never keeps running.
+                    _ = cancel.cancelled() => {
+                        match tokio::time::timeout(STOP_WAIT, &mut run).await {
+                            Ok(result) => result,
+                            Err(_) => Err(Failure::new("executor did not stop when asked")),
+                        }
+                    }
                     _ = tokio::time::sleep(limit) => {
                         {
                             let mut slot = reason.lock().unwrap_or_else(|e| e.into_inner());
@@ -470,10 +490,8 @@ impl Worker {
                 }
             }
         };
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&job.id);
+        // The attempt stays in `running` (its lease renewed) until the
+        // finisher has written its outcome.
         let stopped = *reason.lock().unwrap_or_else(|e| e.into_inner());
         let took = started.elapsed();
         crate::metrics::job_ran(&job, took);

@@ -35,20 +35,27 @@ pub async fn claim(
     .await
 }
 
-/// Extends the leases `worker` holds on `ids`; returns the ids it still holds.
-/// An id missing from the answer was cancelled or taken over: stop running it.
+/// Extends the leases `worker` holds on the given attempts (job id, attempt);
+/// returns the attempts it still holds. An attempt missing from the answer
+/// was cancelled or taken over (a newer attempt, perhaps by this same worker,
+/// now holds the job): stop running it. Naming the attempt keeps an old
+/// attempt's renewal from extending the newer one's lease.
 pub async fn extend_leases(
     pool: &PgPool,
-    ids: &[Uuid],
+    attempts: &[(Uuid, i32)],
     worker: &str,
     lease_ms: i64,
-) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
-        "update jobs set lease_expires_at = now() + $3 * interval '1 millisecond'
-         where id = any($1) and status = 'running' and lease_owner = $2
-         returning id",
+) -> sqlx::Result<Vec<(Uuid, i32)>> {
+    let (ids, numbers): (Vec<Uuid>, Vec<i32>) = attempts.iter().copied().unzip();
+    sqlx::query_as(
+        "update jobs j set lease_expires_at = now() + $4 * interval '1 millisecond'
+         from unnest($1::uuid[], $2::int4[]) as t(id, attempt)
+         where j.id = t.id and j.attempt = t.attempt
+           and j.status = 'running' and j.lease_owner = $3
+         returning j.id, j.attempt",
     )
     .bind(ids)
+    .bind(numbers)
     .bind(worker)
     .bind(lease_ms as f64)
     .fetch_all(pool)

@@ -42,11 +42,18 @@ pub async fn promote_due(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Result<
     .await
 }
 
-/// Running jobs whose lease expired (their worker died or lost Postgres for
-/// longer than a lease): the attempt is recorded as `lost` and the job goes
-/// back to the queue without spending its retry budget — unless it was lost
-/// four times before, which makes it dead (a job that kills its workers).
-pub async fn reclaim_expired(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Result<Vec<Job>> {
+/// Running jobs whose lease expired more than `grace_ms` ago (their worker
+/// died or lost Postgres for longer than a lease and the grace): the attempt
+/// is recorded as `lost` and the job goes back to the queue without spending
+/// its retry budget — unless it was lost four times before, which makes it
+/// dead (a job that kills its workers). The grace gives a live worker whose
+/// renewal was late (a short outage of its own connection) the time to renew.
+pub async fn reclaim_expired(
+    pool: &PgPool,
+    fence: i64,
+    grace_ms: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as(
         "with fence as (
              select 1 from housekeeping_leader where id = 1 and epoch = $1
@@ -55,7 +62,8 @@ pub async fn reclaim_expired(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Res
                     (select count(*) from job_attempts a
                       where a.job_id = j.id and a.outcome = 'lost') as lost_before
              from jobs j
-             where j.status = 'running' and j.lease_expires_at < now()
+             where j.status = 'running'
+               and j.lease_expires_at < now() - $3 * interval '1 millisecond'
                and exists (select 1 from fence)
              order by j.lease_expires_at limit $2
              for update of j skip locked
@@ -85,6 +93,7 @@ pub async fn reclaim_expired(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Res
     )
     .bind(fence)
     .bind(limit)
+    .bind(grace_ms as f64)
     .fetch_all(pool)
     .await
 }

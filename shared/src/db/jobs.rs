@@ -326,3 +326,17 @@ pub async fn status(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<JobStatus>> 
         .fetch_optional(pool)
         .await
 }
+
+/// The status of job `id` if its current attempt is `attempt`; `None` when
+/// the job is gone or has moved on to a newer attempt.
+pub async fn status_of_attempt(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+) -> sqlx::Result<Option<JobStatus>> {
+    sqlx::query_scalar("select status from jobs where id = $1 and attempt = $2")
+        .bind(id)
+        .bind(attempt)
+        .fetch_optional(pool)
+        .await
+}

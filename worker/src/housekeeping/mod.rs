@@ -45,6 +45,10 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
     let mut epoch: Option<i64> = None;
     let mut last_reconcile: Option<Instant> = None;
     let mut last_retention: Option<Instant> = None;
+    let mut health = reclaim::PgHealth::default();
+    // Longer than this without an answer from Postgres, and the workers may
+    // have missed a renewal too (two ticks: a tick alone is no gap).
+    let max_gap = worker.config.heartbeat_every().max(config.interval * 2);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -77,8 +81,12 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
                         }
                         epoch = Some(e);
                         last_reconcile = None;
+                        // A new leader does not know what Postgres did before.
+                        health.failed();
+                        health.answered(worker.clock.now(), max_gap);
                     }
                     Err(e) => {
+                        health.failed();
                         warn!(error = %e, "won the lease but cannot reach Postgres");
                         continue;
                     }
@@ -88,7 +96,7 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
         }
         let Some(fence) = epoch else { continue };
         match sql::holds_epoch(&worker.pool, fence).await {
-            Ok(true) => {}
+            Ok(true) => health.answered(worker.clock.now(), max_gap),
             Ok(false) => {
                 info!(epoch = fence, "another worker took over housekeeping");
                 metrics::leadership_changed(false);
@@ -96,11 +104,13 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
                 continue;
             }
             Err(e) => {
+                health.failed();
                 warn!(error = %e, "housekeeping: Postgres unavailable");
                 continue;
             }
         }
-        if let Err(e) = reclaim::run(&worker, fence).await {
+        if let Err(e) = reclaim::run(&worker, fence, &health).await {
+            health.failed();
             warn!(error = %format!("{e:#}"), "reclaiming expired leases failed");
         }
         if let Err(e) = promote::run(&worker, fence).await {

@@ -1,0 +1,174 @@
+//! Faults between the binaries and their servers, injected with the test
+//! support's TCP proxy (pass, pause, blackhole, cut), and the lease rules
+//! that keep a job from running twice through them.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{id_of, Stack};
+use conveyor_shared::db::housekeeping;
+use conveyor_shared::queue::{QueueOp, RedisQueue};
+use conveyor_shared::testing::{Fault, Proxy};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(40);
+
+/// Short ticks so the leader reacts quickly; leases of 3 s (one heartbeat a
+/// second, a reclaim grace of two).
+const FAST: [(&str, &str); 2] = [
+    ("HOUSEKEEPING_INTERVAL_MS", "100"),
+    ("RECONCILE_INTERVAL_SECS", "1"),
+];
+
+/// A file in the temp dir that jobs append to: one line per execution.
+fn ledger(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("conveyor-{name}-{}", Uuid::new_v4().simple()))
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A shell job that writes `start <job> <attempt>` to `ledger`, sleeps, then
+/// writes `end <job> <attempt>`.
+fn logged_sleep(ledger: &Path, secs: f64) -> Value {
+    let file = ledger.display();
+    json!({"kind": "shell", "max_attempts": 3, "payload": {"argv": ["sh", "-c", format!(
+        "echo start $CONVEYOR_JOB_ID $CONVEYOR_ATTEMPT >> {file}; sleep {secs}; \
+         echo end $CONVEYOR_JOB_ID $CONVEYOR_ATTEMPT >> {file}")]}})
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + WAIT;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs jobs through a worker whose Postgres goes away (as `fault`) for
+/// longer than a lease: two finish during the outage, two run past it.
+/// Every job must run once, with one attempt and no `lost` one.
+async fn outage_longer_than_a_lease_runs_nothing_twice(fault: Fault) {
+    let mut stack = Stack::api_only().await;
+    let pg = Proxy::start(stack.env.postgres_addr()).await;
+    let pg_url = pg.url_for(&stack.env.database_url);
+    stack
+        .add_worker(&[("DATABASE_URL", pg_url.as_str()), FAST[0], FAST[1]])
+        .await;
+    let file = ledger("outage");
+    let mut ids = Vec::new();
+    for secs in [1.0, 1.0, 7.0, 7.0] {
+        ids.push(id_of(&stack.submit(logged_sleep(&file, secs)).await));
+    }
+    for id in &ids {
+        stack.wait_for_status(id, "running", WAIT).await;
+    }
+    pg.set(fault);
+    // Longer than the 3 s lease and its 2 s grace.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    pg.restore();
+    for id in &ids {
+        let done = stack.wait_for_status(id, "succeeded", WAIT).await;
+        let attempts = done["attempts"].as_array().expect("attempts");
+        assert_eq!(done["attempt"], 1, "{done:#}");
+        assert_eq!(attempts.len(), 1, "{done:#}");
+        assert_eq!(attempts[0]["outcome"], "succeeded", "{done:#}");
+    }
+    let ledger = lines(&file);
+    for id in &ids {
+        let runs = ledger
+            .iter()
+            .filter(|l| l.starts_with(&format!("start {id}")))
+            .count();
+        assert_eq!(runs, 1, "job {id} ran {runs} times: {ledger:#?}");
+    }
+    let lost: i64 = sqlx::query_scalar("select count(*) from job_attempts where outcome = 'lost'")
+        .fetch_one(&stack.env.pool)
+        .await
+        .expect("count");
+    assert_eq!(lost, 0);
+    let _ = std::fs::remove_file(&file);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn postgres_cut_for_longer_than_a_lease_runs_no_job_twice_and_burns_no_attempt() {
+    outage_longer_than_a_lease_runs_nothing_twice(Fault::Cut).await;
+}
+
+#[tokio::test]
+async fn postgres_blackholed_for_longer_than_a_lease_runs_no_job_twice_and_burns_no_attempt() {
+    outage_longer_than_a_lease_runs_nothing_twice(Fault::Blackhole).await;
+}
+
+#[tokio::test]
+async fn an_attempt_whose_lease_was_taken_over_is_stopped_and_the_new_one_keeps_its_lease() {
+    let mut stack = Stack::api_only().await;
+    stack.add_worker(&FAST).await;
+    let pool = stack.env.pool.clone();
+    let file = ledger("takeover");
+    let job = stack.submit(logged_sleep(&file, 5.0)).await;
+    let id = Uuid::parse_str(&id_of(&job)).expect("uuid");
+    stack
+        .wait_for_status(&id.to_string(), "running", WAIT)
+        .await;
+    wait_until("the first attempt to start", || async {
+        !lines(&file).is_empty()
+    })
+    .await;
+
+    // Attempt 1's lease lapses and is reclaimed, as if its worker had been
+    // silent; the same worker claims the job again as attempt 2.
+    let epoch = housekeeping::take_epoch(&pool, "test")
+        .await
+        .expect("epoch");
+    let mut reclaimed = Vec::new();
+    while reclaimed.is_empty() {
+        sqlx::query("update jobs set lease_expires_at = now() - interval '1 hour' where id = $1")
+            .bind(id)
+            .execute(&pool)
+            .await
+            .expect("expire");
+        reclaimed = housekeeping::reclaim_expired(&pool, epoch, 0, 10)
+            .await
+            .expect("reclaim");
+    }
+    let queue = RedisQueue::new(&stack.env.redis_url, &stack.env.prefix, 2).expect("redis");
+    queue
+        .apply(&[QueueOp::enqueue(&reclaimed[0])])
+        .await
+        .expect("enqueue");
+
+    let done = stack
+        .wait_for_status(&id.to_string(), "succeeded", WAIT)
+        .await;
+    assert_eq!(done["attempt"], 2, "{done:#}");
+    let attempts = done["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 2, "{done:#}");
+    assert_eq!(attempts[0]["outcome"], "lost");
+    assert_eq!(attempts[1]["outcome"], "succeeded");
+    // Attempt 1 was stopped at the next heartbeat, long before its end.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        lines(&file),
+        vec![
+            format!("start {id} 1"),
+            format!("start {id} 2"),
+            format!("end {id} 2")
+        ]
+    );
+    let _ = std::fs::remove_file(&file);
+    stack.stop().await;
+}
