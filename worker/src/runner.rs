@@ -333,15 +333,20 @@ impl Worker {
         // another worker after a Redis rebuild) leave in-flight now.
         let mut ops: Vec<QueueOp> = Vec::new();
         let handed_over: std::collections::HashSet<Uuid> = jobs.iter().map(|j| j.id).collect();
+        let mut refused = Vec::new();
         for (queue, ids) in &claimed {
             for (id, _) in ids {
                 if !handed_over.contains(id) {
+                    refused.push(*id);
                     ops.push(QueueOp::Ack {
                         queue: queue.clone(),
                         id: *id,
                     });
                 }
             }
+        }
+        if !refused.is_empty() {
+            ops.extend(self.put_back(&refused).await);
         }
         let now = self.clock.now();
         ops.push(QueueOp::Publish(
@@ -372,6 +377,36 @@ impl Worker {
             );
         }
         Ok(Round::Done)
+    }
+
+    /// Of ids Postgres refused to hand over, those still waiting go back to
+    /// Redis: a scheduled job claimed before its `run_at` into the delayed
+    /// set, a job of a paused queue into the ready set behind the queue's
+    /// pause flag, which is set again here (Redis had lost it). Best effort:
+    /// whatever fails here, the reconciler restores.
+    async fn put_back(&self, refused: &[Uuid]) -> Vec<QueueOp> {
+        let waiting = match claims::still_waiting(&self.pool, refused).await {
+            Ok(waiting) => waiting,
+            Err(e) => {
+                warn!(error = %e, "cannot read refused claims; the reconciler restores them");
+                return Vec::new();
+            }
+        };
+        let mut paused: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for (job, is_paused) in &waiting {
+            if *is_paused {
+                paused.insert(&job.queue);
+            }
+        }
+        for queue in paused {
+            if let Err(e) = self.queue.set_paused(queue, true).await {
+                warn!(error = %format!("{e:#}"), queue, "cannot restore the pause flag");
+            }
+        }
+        waiting
+            .iter()
+            .map(|(job, _)| QueueOp::enqueue(job))
+            .collect()
     }
 
     /// For jobs of workflow runs: each parent's node key and result. (If this

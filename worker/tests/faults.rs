@@ -172,3 +172,68 @@ async fn an_attempt_whose_lease_was_taken_over_is_stopped_and_the_new_one_keeps_
     let _ = std::fs::remove_file(&file);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_paused_queue_stays_paused_after_redis_loses_its_data() {
+    let mut stack = Stack::api_only().await;
+    stack.add_worker(&FAST).await;
+    let (status, _) = stack.post("/api/v1/queues/default/pause", json!({})).await;
+    assert!(status.is_success(), "{status}");
+    let job = stack.submit(json!({"kind": "noop"})).await;
+    let id = id_of(&job);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stack.job(&id).await["status"], "queued");
+
+    stack.env.flush_redis().await;
+    // The leader notices the lost data and rebuilds Redis from Postgres.
+    let queue = RedisQueue::new(&stack.env.redis_url, &stack.env.prefix, 2).expect("redis");
+    wait_until("the reconciler to restore the job", || async {
+        queue
+            .depth("default")
+            .await
+            .is_ok_and(|(ready, _, _)| ready > 0)
+            || stack.job(&id).await["status"] != "queued"
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(stack.job(&id).await["status"], "queued");
+
+    let (status, _) = stack.post("/api/v1/queues/default/resume", json!({})).await;
+    assert!(status.is_success(), "{status}");
+    stack.wait_for_status(&id, "succeeded", WAIT).await;
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn a_scheduled_job_put_in_the_ready_set_early_does_not_run_before_its_time() {
+    let mut stack = Stack::api_only().await;
+    stack.add_worker(&FAST).await;
+    let run_at = chrono::Utc::now() + chrono::Duration::seconds(4);
+    let job = stack
+        .submit(json!({"kind": "noop", "run_at": run_at.to_rfc3339()}))
+        .await;
+    assert_eq!(job["status"], "scheduled");
+    let id = Uuid::parse_str(&id_of(&job)).expect("uuid");
+    // A stale or hostile index: the id is made ready now.
+    let queue = RedisQueue::new(&stack.env.redis_url, &stack.env.prefix, 2).expect("redis");
+    queue
+        .apply(&[QueueOp::Enqueue {
+            queue: "default".into(),
+            id,
+            priority: 5,
+            due: chrono::Utc::now() - chrono::Duration::seconds(1),
+        }])
+        .await
+        .expect("enqueue");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(stack.job(&id.to_string()).await["status"], "scheduled");
+
+    let done = stack
+        .wait_for_status(&id.to_string(), "succeeded", WAIT)
+        .await;
+    let started: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(done["attempts"][0]["started_at"].clone()).expect("started_at");
+    assert!(started >= run_at, "started {started} before {run_at}");
+    assert_eq!(done["attempt"], 1);
+    stack.stop().await;
+}

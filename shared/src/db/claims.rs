@@ -12,9 +12,13 @@ use crate::model::{AttemptOutcome, Job, JobStatus};
 
 /// Claims the jobs among `ids` that are still waiting to run: each moves to
 /// `running` under `worker`'s lease and its attempt count goes up by one, in
-/// one statement. Ids that are no longer waiting (cancelled, already claimed)
-/// are left alone and not returned. The attempt row is written when the
-/// attempt ends ([`finish`]); until then the job row describes it.
+/// one statement. Ids that are no longer waiting (cancelled, already claimed),
+/// scheduled jobs not yet due, and jobs of a paused queue are left alone and
+/// not returned: Postgres decides, whatever the Redis index said (a Redis
+/// rebuilt before its pause flags, an id put in the ready set early). The
+/// pause check is one primary-key probe of the small `queues` table per row.
+/// The attempt row is written when the attempt ends ([`finish`]); until then
+/// the job row describes it.
 pub async fn claim(
     pool: &PgPool,
     ids: &[Uuid],
@@ -25,7 +29,9 @@ pub async fn claim(
         "update jobs set status = 'running', attempt = attempt + 1,
                 lease_owner = $2, lease_expires_at = now() + $3 * interval '1 millisecond',
                 started_at = now(), updated_at = now()
-         where id = any($1) and status in ('queued', 'scheduled')
+         where id = any($1)
+           and (status = 'queued' or (status = 'scheduled' and run_at <= now()))
+           and not exists (select 1 from queues q where q.name = jobs.queue and q.paused)
          returning *",
     )
     .bind(ids)
@@ -33,6 +39,27 @@ pub async fn claim(
     .bind(lease_ms as f64)
     .fetch_all(pool)
     .await
+}
+
+/// Of `ids`, the jobs still waiting (queued or scheduled), with whether their
+/// queue is paused: what a claim refused that Redis should hold again.
+pub async fn still_waiting(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Job, bool)>> {
+    let jobs: Vec<Job> = sqlx::query_as(
+        "select * from jobs where id = any($1) and status in ('queued', 'scheduled')",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    let paused: Vec<String> = sqlx::query_scalar("select name from queues where paused")
+        .fetch_all(pool)
+        .await?;
+    Ok(jobs
+        .into_iter()
+        .map(|job| {
+            let is_paused = paused.contains(&job.queue);
+            (job, is_paused)
+        })
+        .collect())
 }
 
 /// Extends the leases `worker` holds on the given attempts (job id, attempt);
