@@ -5,6 +5,7 @@
 mod auth;
 pub mod cli;
 mod dashboard;
+mod deadline;
 mod error;
 mod extract;
 mod metrics;
@@ -45,6 +46,7 @@ pub async fn run(
         &config.common.database_url,
         config.common.db_max_connections,
         config.common.startup_timeout,
+        config.common.db_statement_timeout,
     )
     .await?;
     let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 32)?;
@@ -90,6 +92,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(metrics::router())
         .merge(openapi::router())
         .merge(dashboard::router(&state.config.frontend_dir))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            deadline::limit,
+        ))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())

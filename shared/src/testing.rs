@@ -120,8 +120,10 @@ pub enum Fault {
     /// packets for a while and retransmits.
     Pause,
     /// Accepts connections and reads, never forwards or answers: a peer
-    /// that went silent. Connections that saw the blackhole are closed when
-    /// it ends, as a TCP stack gives up on a silent peer.
+    /// that went silent without closing anything (a dead host, a dropped NAT
+    /// entry). Connections that saw the blackhole stay silent after it ends
+    /// (until a cut): only a client with its own timeouts notices; new
+    /// connections pass again.
     Blackhole,
     /// Closes every connection at once and closes new ones as they come: a
     /// server that went away.
@@ -174,7 +176,7 @@ impl Proxy {
         self.set(Fault::Pause);
     }
 
-    /// Swallows all traffic; connections alive meanwhile close when it ends.
+    /// Swallows all traffic; connections alive meanwhile stay silent.
     pub fn blackhole(&self) {
         self.set(Fault::Blackhole);
     }
@@ -201,7 +203,8 @@ impl Drop for Proxy {
 }
 
 /// Waits while the proxy pauses. Returns whether the connection may go on
-/// (false: it was cut, or it saw a blackhole that has now ended).
+/// (false: it was cut). A connection that sees a blackhole waits here until
+/// the proxy cuts it.
 async fn wait_while_held(mode: &mut tokio::sync::watch::Receiver<Fault>) -> bool {
     loop {
         let now = *mode.borrow_and_update();
@@ -210,7 +213,7 @@ async fn wait_while_held(mode: &mut tokio::sync::watch::Receiver<Fault>) -> bool
             Fault::Cut => return false,
             Fault::Pause => {}
             Fault::Blackhole => {
-                while *mode.borrow_and_update() == Fault::Blackhole {
+                while *mode.borrow_and_update() != Fault::Cut {
                     if mode.changed().await.is_err() {
                         return false;
                     }
@@ -267,7 +270,7 @@ async fn pump(
                 match now {
                     Fault::Cut => return,
                     Fault::Blackhole => {
-                        // Read and drop until the blackhole ends, then close.
+                        // Silent from now on, until cut.
                         let _ = wait_while_held(&mut mode).await;
                         return;
                     }

@@ -261,7 +261,11 @@ impl Worker {
                 Err(e) => {
                     failures += 1;
                     warn!(error = %format!("{e:#}"), "claim failed; retrying");
-                    conn = None;
+                    // Its command may have timed out with the answer still
+                    // due: never back to the pool.
+                    if let Some(c) = conn.take() {
+                        conveyor_shared::queue::discard(c);
+                    }
                     backoff(failures, shutdown).await;
                 }
             }

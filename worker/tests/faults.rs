@@ -109,8 +109,8 @@ async fn postgres_cut_for_longer_than_a_lease_runs_no_job_twice_and_burns_no_att
 }
 
 #[tokio::test]
-async fn postgres_blackholed_for_longer_than_a_lease_runs_no_job_twice_and_burns_no_attempt() {
-    outage_longer_than_a_lease_runs_nothing_twice(Fault::Blackhole).await;
+async fn postgres_paused_for_longer_than_a_lease_runs_no_job_twice_and_burns_no_attempt() {
+    outage_longer_than_a_lease_runs_nothing_twice(Fault::Pause).await;
 }
 
 #[tokio::test]
@@ -141,7 +141,7 @@ async fn an_attempt_whose_lease_was_taken_over_is_stopped_and_the_new_one_keeps_
             .execute(&pool)
             .await
             .expect("expire");
-        reclaimed = housekeeping::reclaim_expired(&pool, epoch, 0, 10)
+        reclaimed = housekeeping::reclaim_expired(&pool, epoch, 0, None, 10)
             .await
             .expect("reclaim");
     }
@@ -235,5 +235,184 @@ async fn a_scheduled_job_put_in_the_ready_set_early_does_not_run_before_its_time
         serde_json::from_value(done["attempts"][0]["started_at"].clone()).expect("started_at");
     assert!(started >= run_at, "started {started} before {run_at}");
     assert_eq!(done["attempt"], 1);
+    stack.stop().await;
+}
+
+/// The longest a request may take while a server is silent (the api's
+/// `REQUEST_TIMEOUT_SECS` is 3 s in these tests; Redis commands give up
+/// after a few seconds).
+const ANSWER_BOUND: Duration = Duration::from_secs(10);
+
+/// An api (own process task) whose `DATABASE_URL` or `REDIS_URL` points at a
+/// proxy; returns its base URL and its stop token.
+async fn api_through(
+    stack: &Stack,
+    extra: &[(&str, &str)],
+) -> (
+    String,
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut settings = vec![("REQUEST_TIMEOUT_SECS", "3")];
+    settings.extend_from_slice(extra);
+    let api = tokio::spawn(conveyor_api::run(
+        stack.env.api_config(&settings),
+        listener,
+        stop.clone(),
+    ));
+    wait_until("the api behind the proxy", || async {
+        stack
+            .http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok()
+    })
+    .await;
+    (base, stop, api)
+}
+
+/// POST /jobs on `base`, answered within `bound`; panics if it takes longer.
+async fn submit_within(stack: &Stack, base: &str, bound: Duration) -> (reqwest::StatusCode, Value) {
+    let started = Instant::now();
+    let response = tokio::time::timeout(
+        bound,
+        stack
+            .http
+            .post(format!("{base}/api/v1/jobs"))
+            .json(&json!({"kind": "noop"}))
+            .send(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("POST /jobs took longer than {bound:?}"))
+    .expect("answer");
+    let status = response.status();
+    let body = response.json().await.unwrap_or(Value::Null);
+    assert!(started.elapsed() < bound);
+    (status, body)
+}
+
+#[tokio::test]
+async fn with_postgres_blackholed_post_jobs_answers_503_within_a_bound() {
+    let stack = Stack::api_only().await;
+    let pg = Proxy::start(stack.env.postgres_addr()).await;
+    let pg_url = pg.url_for(&stack.env.database_url);
+    let (base, stop, api) = api_through(&stack, &[("DATABASE_URL", pg_url.as_str())]).await;
+    let (status, _) = submit_within(&stack, &base, ANSWER_BOUND).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED);
+
+    pg.blackhole();
+    let (status, body) = submit_within(&stack, &base, ANSWER_BOUND).await;
+    assert_eq!(status, reqwest::StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable");
+    stop.cancel();
+    api.abort();
+    drop(pg);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn with_redis_blackholed_post_jobs_stores_the_job_within_a_bound_and_it_runs_later() {
+    let mut stack = Stack::api_only().await;
+    let redis = Proxy::start(stack.env.redis_addr()).await;
+    let redis_url = redis.url_for(&stack.env.redis_url);
+    let (base, stop, api) = api_through(
+        &stack,
+        &[
+            ("REDIS_URL", redis_url.as_str()),
+            ("REQUEST_TIMEOUT_SECS", "8"),
+        ],
+    )
+    .await;
+    redis.blackhole();
+    // Postgres is the truth: the job is committed, Redis is best effort
+    // (a submit waits for it 2 s at most).
+    let (status, job) = submit_within(&stack, &base, Duration::from_secs(4)).await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{job}");
+    let id = id_of(&job);
+    assert_eq!(stack.job(&id).await["status"], "queued");
+    // The reconciler of a worker that reaches Redis puts it in the index.
+    stack.add_worker(&FAST).await;
+    stack.wait_for_status(&id, "succeeded", WAIT).await;
+    stop.cancel();
+    api.abort();
+    drop(redis);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn the_claim_loop_recovers_after_a_redis_blackhole_ends() {
+    let mut stack = Stack::api_only().await;
+    let redis = Proxy::start(stack.env.redis_addr()).await;
+    let redis_url = redis.url_for(&stack.env.redis_url);
+    stack
+        .add_worker(&[("REDIS_URL", redis_url.as_str()), FAST[0], FAST[1]])
+        .await;
+    let first = stack.submit(json!({"kind": "noop"})).await;
+    stack
+        .wait_for_status(&id_of(&first), "succeeded", WAIT)
+        .await;
+    // The worker idles in BLPOP; its connections go silent and stay so.
+    redis.blackhole();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    redis.restore();
+    let job = stack.submit(json!({"kind": "noop"})).await;
+    stack
+        .wait_for_status(&id_of(&job), "succeeded", Duration::from_secs(25))
+        .await;
+    redis.cut();
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn the_websocket_relay_delivers_events_again_after_a_redis_blackhole_ends() {
+    use futures::StreamExt;
+    let stack = Stack::api_only().await;
+    let redis = Proxy::start(stack.env.redis_addr()).await;
+    let redis_url = redis.url_for(&stack.env.redis_url);
+    let (base, stop, api) = api_through(&stack, &[("REDIS_URL", redis_url.as_str())]).await;
+    redis.blackhole();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    redis.restore();
+
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("{}/api/v1/ws", base.replace("http://", "ws://"))
+        .into_client_request()
+        .expect("request");
+    let bearer = format!("Bearer {}", stack.token).parse().expect("header");
+    request.headers_mut().insert("authorization", bearer);
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("websocket");
+    // Events published on the real Redis (by the direct api) must arrive.
+    let deadline = Instant::now() + Duration::from_secs(25);
+    let mut seen = false;
+    while !seen && Instant::now() < deadline {
+        let job = stack.submit(json!({"kind": "noop"})).await;
+        let id = id_of(&job);
+        let wait = tokio::time::timeout(Duration::from_secs(1), async {
+            while let Some(Ok(message)) = socket.next().await {
+                let Ok(text) = message.into_text() else {
+                    continue;
+                };
+                let event: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                if event["type"] == "job" && event["job_id"] == id.as_str() {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        seen = wait.unwrap_or(false);
+    }
+    assert!(seen, "no event reached the WebSocket after the blackhole");
+    stop.cancel();
+    api.abort();
+    redis.cut();
     stack.stop().await;
 }

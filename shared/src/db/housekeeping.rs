@@ -27,6 +27,19 @@ pub async fn holds_epoch(pool: &PgPool, epoch: i64) -> sqlx::Result<bool> {
         .await
 }
 
+/// Whether `epoch` is still the current one, and PostgreSQL's clock as it
+/// answered: the leader bounds its next statements by that time, so a
+/// statement held up on the way (a stalled connection) does nothing.
+pub async fn check_epoch(
+    pool: &PgPool,
+    epoch: i64,
+) -> sqlx::Result<(bool, chrono::DateTime<chrono::Utc>)> {
+    sqlx::query_as("select epoch = $1, now() from housekeeping_leader where id = 1")
+        .bind(epoch)
+        .fetch_one(pool)
+        .await
+}
+
 /// Scheduled jobs that are due become queued (at most `limit`).
 pub async fn promote_due(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as(
@@ -48,10 +61,14 @@ pub async fn promote_due(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Result<
 /// its retry budget — unless it was lost four times before, which makes it
 /// dead (a job that kills its workers). The grace gives a live worker whose
 /// renewal was late (a short outage of its own connection) the time to renew.
+/// With `not_after` (PostgreSQL's clock), a statement that reaches the server
+/// later than that — it was held up with everyone's renewals — reclaims
+/// nothing.
 pub async fn reclaim_expired(
     pool: &PgPool,
     fence: i64,
     grace_ms: i64,
+    not_after: Option<chrono::DateTime<chrono::Utc>>,
     limit: i64,
 ) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as(
@@ -64,6 +81,7 @@ pub async fn reclaim_expired(
              from jobs j
              where j.status = 'running'
                and j.lease_expires_at < now() - $3 * interval '1 millisecond'
+               and ($4::timestamptz is null or now() <= $4)
                and exists (select 1 from fence)
              order by j.lease_expires_at limit $2
              for update of j skip locked
@@ -94,6 +112,7 @@ pub async fn reclaim_expired(
     .bind(fence)
     .bind(limit)
     .bind(grace_ms as f64)
+    .bind(not_after)
     .fetch_all(pool)
     .await
 }

@@ -95,9 +95,12 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
             (Leadership::Renewed, Some(_)) => {}
         }
         let Some(fence) = epoch else { continue };
-        match sql::holds_epoch(&worker.pool, fence).await {
-            Ok(true) => health.answered(worker.clock.now(), max_gap),
-            Ok(false) => {
+        let checked_at = match sql::check_epoch(&worker.pool, fence).await {
+            Ok((true, pg_now)) => {
+                health.answered(worker.clock.now(), max_gap);
+                pg_now
+            }
+            Ok((false, _)) => {
                 info!(epoch = fence, "another worker took over housekeeping");
                 metrics::leadership_changed(false);
                 epoch = None;
@@ -108,8 +111,8 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
                 warn!(error = %e, "housekeeping: Postgres unavailable");
                 continue;
             }
-        }
-        if let Err(e) = reclaim::run(&worker, fence, &health).await {
+        };
+        if let Err(e) = reclaim::run(&worker, fence, &health, checked_at, max_gap).await {
             health.failed();
             warn!(error = %format!("{e:#}"), "reclaiming expired leases failed");
         }

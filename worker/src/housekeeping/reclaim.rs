@@ -62,14 +62,25 @@ impl PgHealth {
     }
 }
 
-pub(super) async fn run(worker: &Worker, fence: i64, health: &PgHealth) -> anyhow::Result<()> {
+/// Reclaims expired leases if Postgres has been healthy long enough.
+/// `checked_at` is Postgres's clock when the leader last checked its epoch;
+/// a reclaim statement arriving more than `max_gap` after it does nothing.
+pub(super) async fn run(
+    worker: &Worker,
+    fence: i64,
+    health: &PgHealth,
+    checked_at: DateTime<Utc>,
+    max_gap: std::time::Duration,
+) -> anyhow::Result<()> {
     let grace = grace(&worker.config);
     if !health.healthy_for(worker.clock.now(), grace) {
         return Ok(());
     }
     let grace_ms = grace.as_millis() as i64;
+    let not_after = checked_at + chrono::Duration::from_std(max_gap).unwrap_or_default();
     loop {
-        let jobs = sql::reclaim_expired(&worker.pool, fence, grace_ms, BATCH).await?;
+        let jobs =
+            sql::reclaim_expired(&worker.pool, fence, grace_ms, Some(not_after), BATCH).await?;
         if jobs.is_empty() {
             return Ok(());
         }
