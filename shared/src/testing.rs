@@ -136,7 +136,10 @@ pub enum Fault {
 /// [`Proxy::blackhole`], [`Proxy::restore`]). Dropping it cuts everything.
 pub struct Proxy {
     pub addr: std::net::SocketAddr,
-    mode: tokio::sync::watch::Sender<Fault>,
+    /// The current fault and how many cuts there have been: a connection
+    /// closes at the first cut after its start, even one followed at once
+    /// by a restore.
+    mode: tokio::sync::watch::Sender<(Fault, u64)>,
     accept: tokio::task::JoinHandle<()>,
 }
 
@@ -147,11 +150,11 @@ impl Proxy {
             .await
             .expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
-        let (mode, watcher) = tokio::sync::watch::channel(Fault::Pass);
+        let (mode, watcher) = tokio::sync::watch::channel((Fault::Pass, 0u64));
         let accept = tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 let mode = watcher.clone();
-                if *mode.borrow() == Fault::Cut {
+                if mode.borrow().0 == Fault::Cut {
                     drop(inbound);
                     continue;
                 }
@@ -163,7 +166,12 @@ impl Proxy {
 
     /// Switches what the proxy does from now on.
     pub fn set(&self, fault: Fault) {
-        self.mode.send_replace(fault);
+        self.mode.send_modify(|(now, cuts)| {
+            *now = fault;
+            if fault == Fault::Cut {
+                *cuts += 1;
+            }
+        });
     }
 
     /// Drops every connection and refuses new ones.
@@ -202,24 +210,22 @@ impl Drop for Proxy {
     }
 }
 
+type Mode = tokio::sync::watch::Receiver<(Fault, u64)>;
+
 /// Waits while the proxy pauses. Returns whether the connection may go on
-/// (false: it was cut). A connection that sees a blackhole waits here until
-/// the proxy cuts it.
-async fn wait_while_held(mode: &mut tokio::sync::watch::Receiver<Fault>) -> bool {
+/// (false: it was cut since `born`, the cut count at its start). A
+/// connection that sees a blackhole waits here until the proxy cuts it.
+async fn wait_while_held(mode: &mut Mode, born: u64) -> bool {
+    let mut silent = false;
     loop {
-        let now = *mode.borrow_and_update();
+        let (now, cuts) = *mode.borrow_and_update();
+        if cuts != born || now == Fault::Cut {
+            return false;
+        }
         match now {
-            Fault::Pass => return true,
-            Fault::Cut => return false,
-            Fault::Pause => {}
-            Fault::Blackhole => {
-                while *mode.borrow_and_update() != Fault::Cut {
-                    if mode.changed().await.is_err() {
-                        return false;
-                    }
-                }
-                return false;
-            }
+            Fault::Pass if !silent => return true,
+            Fault::Blackhole => silent = true,
+            _ => {}
         }
         if mode.changed().await.is_err() {
             return false;
@@ -232,9 +238,10 @@ async fn wait_while_held(mode: &mut tokio::sync::watch::Receiver<Fault>) -> bool
 async fn proxy_connection(
     inbound: tokio::net::TcpStream,
     target: std::net::SocketAddr,
-    mut mode: tokio::sync::watch::Receiver<Fault>,
+    mut mode: Mode,
 ) {
-    if !wait_while_held(&mut mode).await {
+    let born = mode.borrow().1;
+    if !wait_while_held(&mut mode, born).await {
         return;
     }
     let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
@@ -243,8 +250,8 @@ async fn proxy_connection(
     let (client_read, client_write) = inbound.into_split();
     let (server_read, server_write) = outbound.into_split();
     tokio::select! {
-        _ = pump(client_read, server_write, mode.clone()) => {}
-        _ = pump(server_read, client_write, mode) => {}
+        _ = pump(client_read, server_write, mode.clone(), born) => {}
+        _ = pump(server_read, client_write, mode, born) => {}
     }
 }
 
@@ -252,7 +259,8 @@ async fn proxy_connection(
 async fn pump(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
-    mut mode: tokio::sync::watch::Receiver<Fault>,
+    mut mode: Mode,
+    born: u64,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut buf = vec![0u8; 16 * 1024];
@@ -266,19 +274,19 @@ async fn pump(
                 if changed.is_err() {
                     return;
                 }
-                let now = *mode.borrow_and_update();
-                match now {
-                    Fault::Cut => return,
-                    Fault::Blackhole => {
-                        // Silent from now on, until cut.
-                        let _ = wait_while_held(&mut mode).await;
-                        return;
-                    }
-                    Fault::Pass | Fault::Pause => continue,
+                let (now, cuts) = *mode.borrow_and_update();
+                if cuts != born || now == Fault::Cut {
+                    return;
                 }
+                if now == Fault::Blackhole {
+                    // Silent from now on, until cut.
+                    let _ = wait_while_held(&mut mode, born).await;
+                    return;
+                }
+                continue;
             }
         };
-        if !wait_while_held(&mut mode).await {
+        if !wait_while_held(&mut mode, born).await {
             return;
         }
         if to.write_all(&buf[..n]).await.is_err() {
