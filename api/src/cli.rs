@@ -48,6 +48,7 @@ async fn run(config: &ApiConfig, command: TokenCommand) -> anyhow::Result<ExitCo
         &config.common.database_url,
         2,
         config.common.startup_timeout,
+        config.common.db_statement_timeout,
     )
     .await?;
     match command {

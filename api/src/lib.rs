@@ -5,6 +5,7 @@
 mod auth;
 pub mod cli;
 mod dashboard;
+mod deadline;
 mod error;
 mod extract;
 mod limits;
@@ -46,6 +47,7 @@ pub async fn run(
         &config.common.database_url,
         config.common.db_max_connections,
         config.common.startup_timeout,
+        config.common.db_statement_timeout,
     )
     .await?;
     let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 32)?;
@@ -95,6 +97,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             limits::limit_body,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            deadline::limit,
         ))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))

@@ -187,9 +187,14 @@ pub fn in_request_order(
     })
 }
 
+/// How long a submit waits for Redis after its jobs are committed: a silent
+/// Redis must not hold the answer (the jobs are safe in Postgres).
+const REDIS_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Makes freshly inserted jobs visible in Redis and announces them, in one
-/// pipeline. A Redis failure is logged, not returned: the jobs are safe in
-/// Postgres and the reconciler makes them visible when Redis is back.
+/// pipeline, waiting at most [`REDIS_BOUND`]. A Redis failure is logged, not
+/// returned: the jobs are safe in Postgres and the reconciler makes them
+/// visible when Redis is back.
 pub async fn publish_new(queue: &RedisQueue, now: DateTime<Utc>, jobs: &[Job]) {
     if jobs.is_empty() {
         return;
@@ -199,7 +204,14 @@ pub async fn publish_new(queue: &RedisQueue, now: DateTime<Utc>, jobs: &[Job]) {
         jobs.iter().map(|j| StatusEvent::of(j, now)).collect(),
     ));
     ops.extend(jobs.iter().map(QueueOp::enqueue));
-    if let Err(e) = queue.apply(&ops).await {
+    let outcome = tokio::time::timeout(REDIS_BOUND, queue.apply(&ops))
+        .await
+        .unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "Redis did not answer within {REDIS_BOUND:?}"
+            ))
+        });
+    if let Err(e) = outcome {
         warn!(error = %format!("{e:#}"), count = jobs.len(),
               "jobs saved but not yet in Redis; the reconciler will add them");
     }

@@ -35,19 +35,54 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// How often the relay publishes a pulse to itself on its subscription; a
+/// subscription that has heard nothing (no event, no pulse) for
+/// [`SILENT_LIMIT`] is taken for dead — a silent Redis does not close the
+/// connection by itself — and made again.
+const PULSE: Duration = Duration::from_secs(2);
+const SILENT_LIMIT: Duration = Duration::from_secs(6);
+
 /// Forwards Redis status events to the broadcast channel until `shutdown`,
-/// reconnecting with backoff when Redis goes away.
+/// reconnecting with backoff when Redis goes away or goes silent.
 pub async fn relay(state: Arc<AppState>, shutdown: CancellationToken) {
     let channel = state.queue.keys().events();
+    // Only this api listens here: its pulses reach nobody else.
+    let pulse_channel = format!("{channel}:pulse:{}", Uuid::new_v4().simple());
     let mut failures = 0u32;
     loop {
         let session = async {
-            let mut pubsub = state.queue.client().get_async_pubsub().await?;
-            pubsub.subscribe(&channel).await?;
+            let mut pubsub = tokio::time::timeout(SILENT_LIMIT, async {
+                let mut pubsub = state.queue.client().get_async_pubsub().await?;
+                pubsub.subscribe(&channel).await?;
+                pubsub.subscribe(&pulse_channel).await?;
+                anyhow::Ok(pubsub)
+            })
+            .await
+            .map_err(|_| anyhow::anyhow!("Redis did not answer the subscription"))??;
             state.mark_relay_ready();
             failures = 0;
             let mut messages = pubsub.on_message();
-            while let Some(msg) = messages.next().await {
+            let mut pulse = tokio::time::interval(PULSE);
+            let mut heard = tokio::time::Instant::now();
+            loop {
+                let msg = tokio::select! {
+                    msg = messages.next() => match msg {
+                        Some(msg) => msg,
+                        None => return anyhow::Ok(()),
+                    },
+                    _ = pulse.tick() => {
+                        if heard.elapsed() > SILENT_LIMIT {
+                            anyhow::bail!("nothing heard on the event subscription for {} s",
+                                          heard.elapsed().as_secs());
+                        }
+                        send_pulse(&state, &pulse_channel);
+                        continue;
+                    }
+                };
+                heard = tokio::time::Instant::now();
+                if msg.get_channel_name() == pulse_channel {
+                    continue;
+                }
                 // Nobody is watching: nothing to parse (a client that
                 // connects now sees the events published from now on).
                 if state.events.receiver_count() == 0 {
@@ -66,7 +101,6 @@ pub async fn relay(state: Arc<AppState>, shutdown: CancellationToken) {
                     Err(e) => warn!(error = %e, "unreadable status event"),
                 }
             }
-            anyhow::Ok(())
         };
         tokio::select! {
             result = session => {
@@ -83,6 +117,22 @@ pub async fn relay(state: Arc<AppState>, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => return,
         }
     }
+}
+
+/// Publishes one pulse on `channel`, in the background (the shared
+/// connection has its own response timeout).
+fn send_pulse(state: &AppState, channel: &str) {
+    let queue = state.queue.clone();
+    let channel = channel.to_owned();
+    tokio::spawn(async move {
+        if let Ok(mut conn) = queue.shared().await {
+            let _: Result<(), _> = redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg("pulse")
+                .query_async(&mut conn)
+                .await;
+        }
+    });
 }
 
 /// What a client has asked to see.

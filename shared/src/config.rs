@@ -54,6 +54,19 @@ fn parse<T: std::str::FromStr>(
     }
 }
 
+/// `value` if it is from `min` to `max`, else an error naming `var`.
+fn in_range(var: &'static str, value: u64, min: u64, max: u64) -> Result<u64, ConfigError> {
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError {
+            var,
+            value: value.to_string(),
+            reason: format!("expected {min} to {max}"),
+        })
+    }
+}
+
 fn positive<T: PartialEq + Default + ToString>(
     value: T,
     var: &'static str,
@@ -108,6 +121,12 @@ pub struct CommonConfig {
     /// (the `http` kind, webhooks, Dockerfile downloads) may reach anyway;
     /// the host of `AWS_ENDPOINT_URL` is allowed implicitly.
     pub outbound: crate::outbound::OutboundPolicy,
+    /// `DB_STATEMENT_TIMEOUT_SECS`: PostgreSQL cancels a statement running
+    /// longer (zero: no limit). Migrations at start-up are not limited.
+    pub db_statement_timeout: Duration,
+    /// `REQUEST_TIMEOUT_SECS` (api): a request not answered within this
+    /// (PostgreSQL or Redis silent) gets a JSON 503 instead of hanging.
+    pub request_timeout: Duration,
 }
 
 impl std::fmt::Debug for CommonConfig {
@@ -122,6 +141,8 @@ impl std::fmt::Debug for CommonConfig {
             .field("log_format", &self.log_format)
             .field("db_max_connections", &self.db_max_connections)
             .field("startup_timeout", &self.startup_timeout)
+            .field("db_statement_timeout", &self.db_statement_timeout)
+            .field("request_timeout", &self.request_timeout)
             .field(
                 "metrics_token",
                 &self.metrics_token.as_ref().map(|_| crate::secrets::MASK),
@@ -191,6 +212,10 @@ impl CommonConfig {
         {
             outbound.allow_host(&host);
         }
+        let statement: u64 = parse(env, "DB_STATEMENT_TIMEOUT_SECS", 30, "a number of seconds")?;
+        let statement = in_range("DB_STATEMENT_TIMEOUT_SECS", statement, 0, 86_400)?;
+        let request: u64 = parse(env, "REQUEST_TIMEOUT_SECS", 30, "a number of seconds")?;
+        let request = in_range("REQUEST_TIMEOUT_SECS", request, 1, 3_600)?;
         Ok(Self {
             database_url,
             redis_url,
@@ -198,6 +223,8 @@ impl CommonConfig {
             log_format,
             db_max_connections,
             startup_timeout: Duration::from_secs(startup),
+            db_statement_timeout: Duration::from_secs(statement),
+            request_timeout: Duration::from_secs(request),
             metrics_token: env
                 .get("METRICS_TOKEN")
                 .map(|t| t.trim().to_owned())

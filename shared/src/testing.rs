@@ -113,65 +113,88 @@ impl TestEnv {
     }
 }
 
-/// A TCP proxy that a test can cut, to stand in for an outage of Postgres or
-/// Redis without touching the shared servers: while down, every open
-/// connection is dropped and new ones are closed at once.
+/// What a [`Proxy`] does to the traffic it carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Forwards both ways.
+    Pass,
+    /// Holds every byte (new connections too) and delivers it once the
+    /// proxy passes again: a server that stalls, or a network that drops
+    /// packets for a while and retransmits.
+    Pause,
+    /// Accepts connections and reads, never forwards or answers: a peer
+    /// that went silent without closing anything (a dead host, a dropped NAT
+    /// entry). Connections that saw the blackhole stay silent after it ends
+    /// (until a cut): only a client with its own timeouts notices; new
+    /// connections pass again.
+    Blackhole,
+    /// Closes every connection at once and closes new ones as they come: a
+    /// server that went away.
+    Cut,
+}
+
+/// A TCP proxy between a binary under test and Postgres or Redis, to stand
+/// in for an outage without touching the shared servers. Switched at run
+/// time with [`Proxy::set`] (or [`Proxy::cut`], [`Proxy::pause`],
+/// [`Proxy::blackhole`], [`Proxy::restore`]). Dropping it cuts everything.
 pub struct Proxy {
     pub addr: std::net::SocketAddr,
-    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    /// The current fault and how many cuts there have been: a connection
+    /// closes at the first cut after its start, even one followed at once
+    /// by a restore.
+    mode: tokio::sync::watch::Sender<(Fault, u64)>,
     accept: tokio::task::JoinHandle<()>,
 }
 
 impl Proxy {
     /// Listens on a free port of 127.0.0.1 and forwards to `target`.
     pub async fn start(target: std::net::SocketAddr) -> Self {
-        use std::sync::atomic::Ordering;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
-        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (up2, conns2) = (up.clone(), conns.clone());
+        let (mode, watcher) = tokio::sync::watch::channel((Fault::Pass, 0u64));
         let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !up2.load(Ordering::SeqCst) {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let mode = watcher.clone();
+                if mode.borrow().0 == Fault::Cut {
                     drop(inbound);
                     continue;
                 }
-                let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                conns2.lock().unwrap_or_else(|e| e.into_inner()).push(task);
+                tokio::spawn(proxy_connection(inbound, target, mode));
             }
         });
-        Self {
-            addr,
-            up,
-            conns,
-            accept,
-        }
+        Self { addr, mode, accept }
+    }
+
+    /// Switches what the proxy does from now on.
+    pub fn set(&self, fault: Fault) {
+        self.mode.send_modify(|(now, cuts)| {
+            *now = fault;
+            if fault == Fault::Cut {
+                *cuts += 1;
+            }
+        });
     }
 
     /// Drops every connection and refuses new ones.
     pub fn cut(&self) {
-        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
-        for task in self
-            .conns
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            task.abort();
-        }
+        self.set(Fault::Cut);
     }
 
-    /// Accepts connections again.
+    /// Holds all traffic until [`Proxy::restore`].
+    pub fn pause(&self) {
+        self.set(Fault::Pause);
+    }
+
+    /// Swallows all traffic; connections alive meanwhile stay silent.
+    pub fn blackhole(&self) {
+        self.set(Fault::Blackhole);
+    }
+
+    /// Forwards again (held bytes of a pause are delivered).
     pub fn restore(&self) {
-        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.set(Fault::Pass);
     }
 
     /// `url` (postgres:// or redis://) with its host and port replaced by this proxy's.
@@ -187,6 +210,91 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.accept.abort();
         self.cut();
+    }
+}
+
+type Mode = tokio::sync::watch::Receiver<(Fault, u64)>;
+
+/// Waits while the proxy pauses. Returns whether the connection may go on
+/// (false: it was cut since `born`, the cut count at its start). A
+/// connection that sees a blackhole waits here until the proxy cuts it.
+async fn wait_while_held(mode: &mut Mode, born: u64) -> bool {
+    let mut silent = false;
+    loop {
+        let (now, cuts) = *mode.borrow_and_update();
+        if cuts != born || now == Fault::Cut {
+            return false;
+        }
+        match now {
+            Fault::Pass if !silent => return true,
+            Fault::Blackhole => silent = true,
+            _ => {}
+        }
+        if mode.changed().await.is_err() {
+            return false;
+        }
+    }
+}
+
+/// One client connection: connects to `target` once the proxy lets it, then
+/// pumps both ways until either side closes or the proxy cuts it.
+async fn proxy_connection(
+    inbound: tokio::net::TcpStream,
+    target: std::net::SocketAddr,
+    mut mode: Mode,
+) {
+    let born = mode.borrow().1;
+    if !wait_while_held(&mut mode, born).await {
+        return;
+    }
+    let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
+        return;
+    };
+    let (client_read, client_write) = inbound.into_split();
+    let (server_read, server_write) = outbound.into_split();
+    tokio::select! {
+        _ = pump(client_read, server_write, mode.clone(), born) => {}
+        _ = pump(server_read, client_write, mode, born) => {}
+    }
+}
+
+/// Copies `from` to `to` while the proxy passes; see [`Fault`].
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut mode: Mode,
+    born: u64,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = tokio::select! {
+            read = from.read(&mut buf) => match read {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            },
+            changed = mode.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let (now, cuts) = *mode.borrow_and_update();
+                if cuts != born || now == Fault::Cut {
+                    return;
+                }
+                if now == Fault::Blackhole {
+                    // Silent from now on, until cut.
+                    let _ = wait_while_held(&mut mode, born).await;
+                    return;
+                }
+                continue;
+            }
+        };
+        if !wait_while_held(&mut mode, born).await {
+            return;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }
 

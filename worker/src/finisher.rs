@@ -121,6 +121,7 @@ async fn write(worker: &Worker, batch: &mut [Finished]) {
                         Stored::Refused(e) => {
                             error!(parent: &span, error = %e,
                                    "outcome cannot be stored at all; the leader will reclaim the job when its lease expires");
+                            release_leases(worker, batch);
                             return;
                         }
                     }
@@ -128,6 +129,7 @@ async fn write(worker: &Worker, batch: &mut [Finished]) {
             }
         }
     };
+    release_leases(worker, batch);
     let updated: HashSet<Uuid> = updated.into_iter().collect();
     let now = worker.clock.now();
     let mut ops = Vec::with_capacity(batch.len() * 2 + 1);
@@ -174,6 +176,15 @@ async fn write(worker: &Worker, batch: &mut [Finished]) {
     // Postgres holds the outcome; the writer applies this after the claim
     // loop's earlier changes (the jobs' running events).
     worker.redis.send(ops).await;
+}
+
+/// Written (accepted or refused) or given up: the leases of `batch` are no
+/// longer this worker's to renew.
+fn release_leases(worker: &Worker, batch: &[Finished]) {
+    let mut running = worker.running.lock().unwrap_or_else(|e| e.into_inner());
+    for f in batch {
+        running.remove(&(f.finish.id, f.finish.attempt));
+    }
 }
 
 /// The outcome as a failed, final attempt without result or output, naming

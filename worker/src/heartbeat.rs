@@ -1,5 +1,6 @@
 //! Keeping leases alive, and noticing cancelled jobs.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 use uuid::Uuid;
 
-use crate::runner::{StopReason, Worker};
+use crate::runner::{AttemptKey, StopReason, Worker};
 
 /// Every third of a lease: refresh this worker's row in `workers`, extend the
 /// leases of running jobs in Postgres and Redis, stop jobs whose lease is gone
@@ -62,21 +63,28 @@ async fn beat(worker: &Worker) -> anyhow::Result<()> {
         }
     }
     db::workers::heartbeat(&worker.pool, &worker.registration()).await?;
-    let items: Vec<(String, Uuid)> = {
+    let items: Vec<(String, AttemptKey)> = {
         let running = worker.running.lock().unwrap_or_else(|e| e.into_inner());
         running
             .iter()
-            .map(|(id, r)| (r.queue.clone(), *id))
+            .map(|(key, r)| (r.queue.clone(), *key))
             .collect()
     };
     if items.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = items.iter().map(|(_, id)| *id).collect();
+    let attempts: Vec<AttemptKey> = items.iter().map(|(_, key)| *key).collect();
     let lease_ms = worker.config.lease.as_millis() as i64;
-    let held = claims::extend_leases(&worker.pool, &ids, &worker.id, lease_ms).await?;
-    for id in ids.iter().filter(|id| !held.contains(id)) {
-        let status = db::jobs::status(&worker.pool, *id).await?;
+    let held: HashSet<AttemptKey> =
+        claims::extend_leases(&worker.pool, &attempts, &worker.id, lease_ms)
+            .await?
+            .into_iter()
+            .collect();
+    for key in attempts.iter().filter(|key| !held.contains(key)) {
+        let (id, attempt) = *key;
+        // Cancelled only if this very attempt was; an attempt whose job
+        // moved on to a newer attempt lost its lease, whatever came after.
+        let status = db::jobs::status_of_attempt(&worker.pool, id, attempt).await?;
         let reason = if status == Some(JobStatus::Cancelled) {
             StopReason::Cancelled
         } else {
@@ -86,13 +94,18 @@ async fn beat(worker: &Worker) -> anyhow::Result<()> {
             .running
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(id)
+            .get(key)
         {
             job.span
                 .in_scope(|| warn!(?reason, "lease no longer held; stopping the job"));
             job.stop(reason);
         }
     }
+    let items: Vec<(String, Uuid)> = items
+        .into_iter()
+        .filter(|(_, key)| held.contains(key))
+        .map(|(queue, (id, _))| (queue, id))
+        .collect();
     let deadline = worker.clock.now() + chrono::Duration::milliseconds(lease_ms);
     worker.queue.extend(&items, deadline).await?;
     Ok(())
@@ -116,12 +129,9 @@ pub(crate) async fn listen_for_cancels(worker: Arc<Worker>, stop: CancellationTo
                     continue;
                 };
                 for event in events.iter().filter(|e| e.status == JobStatus::Cancelled) {
-                    if let Some(job) = worker
-                        .running
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .get(&event.job_id)
-                    {
+                    let running = worker.running.lock().unwrap_or_else(|e| e.into_inner());
+                    let attempts = running.iter().filter(|((id, _), _)| *id == event.job_id);
+                    for (_, job) in attempts {
                         job.span.in_scope(|| debug!("cancel requested"));
                         job.stop(StopReason::Cancelled);
                     }

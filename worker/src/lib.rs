@@ -84,6 +84,7 @@ pub async fn run_with_metrics(
         &config.common.database_url,
         config.common.db_max_connections,
         config.common.startup_timeout,
+        config.common.db_statement_timeout,
     )
     .await?;
     let queue = RedisQueue::new(

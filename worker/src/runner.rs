@@ -52,7 +52,15 @@ pub(crate) enum StopReason {
     LeaseLost,
 }
 
-/// A job this worker is running, as the heartbeat and cancel listener see it.
+/// Which attempt of which job: the key of [`Worker::running`]. Two attempts of
+/// one job can be in one worker at once (the first lost its lease and is being
+/// stopped while this worker claimed the job again), so the id alone is not
+/// enough.
+pub(crate) type AttemptKey = (Uuid, i32);
+
+/// An attempt this worker holds a lease for, as the heartbeat and cancel
+/// listener see it: from its claim until its outcome is written to Postgres
+/// (an attempt that finished but waits in the finisher keeps its lease).
 pub(crate) struct Running {
     pub queue: String,
     pub cancel: CancellationToken,
@@ -86,9 +94,12 @@ pub struct Worker {
     /// Redis changes of the claim loop and the finisher, applied in order.
     pub(crate) redis: crate::redis_writer::RedisWriter,
     pub(crate) clock: Clock,
-    /// Jobs running now, by id. Guarded by a std mutex: held only for map
-    /// operations, never across an await.
-    pub(crate) running: Mutex<HashMap<Uuid, Running>>,
+    /// Attempts whose lease this worker holds (running, or finished with
+    /// the outcome not yet written), by job id and attempt. The heartbeat
+    /// renews exactly these; the finisher removes an entry once the outcome
+    /// is in Postgres. Guarded by a std mutex: held only for map operations,
+    /// never across an await.
+    pub(crate) running: Mutex<HashMap<AttemptKey, Running>>,
     /// Since when (Unix ms) the finisher has failed to record a batch; 0
     /// while it is not failing. The heartbeat stops touching the health
     /// file once this is older than a lease.
@@ -277,7 +288,11 @@ impl Worker {
                 Err(e) => {
                     failures += 1;
                     warn!(error = %format!("{e:#}"), "claim failed; retrying");
-                    conn = None;
+                    // Its command may have timed out with the answer still
+                    // due: never back to the pool.
+                    if let Some(c) = conn.take() {
+                        conveyor_shared::queue::discard(c);
+                    }
                     backoff(failures, shutdown).await;
                 }
             }
@@ -349,15 +364,20 @@ impl Worker {
         // another worker after a Redis rebuild) leave in-flight now.
         let mut ops: Vec<QueueOp> = Vec::new();
         let handed_over: std::collections::HashSet<Uuid> = jobs.iter().map(|j| j.id).collect();
+        let mut refused = Vec::new();
         for (queue, ids) in &claimed {
             for (id, _) in ids {
                 if !handed_over.contains(id) {
+                    refused.push(*id);
                     ops.push(QueueOp::Ack {
                         queue: queue.clone(),
                         id: *id,
                     });
                 }
             }
+        }
+        if !refused.is_empty() {
+            ops.extend(self.put_back(&refused).await);
         }
         let now = self.clock.now();
         ops.push(QueueOp::Publish(
@@ -388,6 +408,36 @@ impl Worker {
             );
         }
         Ok(Round::Done)
+    }
+
+    /// Of ids Postgres refused to hand over, those still waiting go back to
+    /// Redis: a scheduled job claimed before its `run_at` into the delayed
+    /// set, a job of a paused queue into the ready set behind the queue's
+    /// pause flag, which is set again here (Redis had lost it). Best effort:
+    /// whatever fails here, the reconciler restores.
+    async fn put_back(&self, refused: &[Uuid]) -> Vec<QueueOp> {
+        let waiting = match claims::still_waiting(&self.pool, refused).await {
+            Ok(waiting) => waiting,
+            Err(e) => {
+                warn!(error = %e, "cannot read refused claims; the reconciler restores them");
+                return Vec::new();
+            }
+        };
+        let mut paused: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        for (job, is_paused) in &waiting {
+            if *is_paused {
+                paused.insert(&job.queue);
+            }
+        }
+        for queue in paused {
+            if let Err(e) = self.queue.set_paused(queue, true).await {
+                warn!(error = %format!("{e:#}"), queue, "cannot restore the pause flag");
+            }
+        }
+        waiting
+            .iter()
+            .map(|(job, _)| QueueOp::enqueue(job))
+            .collect()
     }
 
     /// For jobs of workflow runs: each parent's node key and result. (If this
@@ -447,7 +497,7 @@ impl Worker {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(
-                job.id,
+                (job.id, job.attempt),
                 Running {
                     queue: job.queue.clone(),
                     cancel: cancel.clone(),
@@ -483,6 +533,15 @@ impl Worker {
                     .unwrap_or(Duration::MAX);
                 tokio::select! {
                     result = &mut run => result,
+                    // Stopped from outside (cancelled, lease lost, shutdown):
+                    // an executor that ignores its token is dropped after
+                    // STOP_WAIT, so a lost attempt never keeps running.
+                    _ = cancel.cancelled() => {
+                        match tokio::time::timeout(STOP_WAIT, &mut run).await {
+                            Ok(result) => result,
+                            Err(_) => Err(Failure::new("executor did not stop when asked")),
+                        }
+                    }
                     _ = tokio::time::sleep(limit) => {
                         {
                             let mut slot = reason.lock().unwrap_or_else(|e| e.into_inner());
@@ -497,10 +556,8 @@ impl Worker {
                 }
             }
         };
-        self.running
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&job.id);
+        // The attempt stays in `running` (its lease renewed) until the
+        // finisher has written its outcome.
         let stopped = *reason.lock().unwrap_or_else(|e| e.into_inner());
         let took = started.elapsed();
         crate::metrics::job_ran(&job, took);

@@ -109,7 +109,7 @@ async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_newer_attempt(
     let epoch = housekeeping::take_epoch(pool, "leader")
         .await
         .expect("epoch");
-    let reclaimed = housekeeping::reclaim_expired(pool, epoch, 10)
+    let reclaimed = housekeeping::reclaim_expired(pool, epoch, 0, None, 10)
         .await
         .expect("reclaim");
     assert_eq!(reclaimed.len(), 1);

@@ -496,3 +496,59 @@ async fn definitions_fill_in_jobs_and_nodes() {
     assert_eq!(error["error"]["details"]["field"], "definition");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn retrying_a_skipped_node_names_its_dead_parent_and_retrying_the_parent_releases_it() {
+    let mut stack = Stack::api_only().await;
+    stack.add_worker(&[("WORKER_CONCURRENCY", "4")]).await;
+    let marker = std::env::temp_dir().join(format!("conveyor-wf-{}", uuid::Uuid::new_v4()));
+    let flaky = json!({"kind": "shell", "max_attempts": 1,
+                       "payload": {"argv": ["test", "-f", marker.to_string_lossy()]}});
+    let wf = create(
+        &stack,
+        json!({
+            "name": "graph-aware-retry",
+            "nodes": [sleep_node("a", 1), {"key": "b", "job": flaky}, sleep_node("c", 1),
+                      sleep_node("d", 1)],
+            "edges": [["a", "b"], ["b", "c"], ["c", "d"]],
+        }),
+    )
+    .await;
+    let run = start(&stack, &wf).await;
+    let (_, nodes) = wait_run(&stack, &run, "failed").await;
+    assert_eq!(nodes["b"]["status"], "dead");
+    assert_eq!(nodes["c"]["status"], "skipped");
+    assert_eq!(nodes["d"]["status"], "skipped");
+
+    // The skipped child would run without its parent's result: refused.
+    let c = id_of(&nodes["c"]);
+    let (status, body) = stack
+        .post(&format!("/api/v1/jobs/{c}/retry"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["details"]["parent"], "b", "{body}");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("\"b\""));
+    assert_eq!(stack.job(&c).await["status"], "skipped");
+
+    // Retrying the dead parent re-runs it; when it succeeds the skipped
+    // descendants run, in order, and the run ends succeeded.
+    std::fs::write(&marker, b"now it works").expect("marker");
+    let b = id_of(&nodes["b"]);
+    let (status, body) = stack
+        .post(&format!("/api/v1/jobs/{b}/retry"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(stack.job(&c).await["status"], "blocked");
+    let (_, nodes) = wait_run(&stack, &run, "succeeded").await;
+    let _ = std::fs::remove_file(&marker);
+    for key in ["a", "b", "c", "d"] {
+        assert_eq!(nodes[key]["status"], "succeeded", "{key}: {nodes:#?}");
+    }
+    assert_eq!(nodes["a"]["attempt"], 1);
+    assert_eq!(nodes["c"]["attempt"], 1);
+    assert_eq!(nodes["d"]["attempt"], 1);
+    stack.stop().await;
+}

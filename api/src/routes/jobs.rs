@@ -484,19 +484,49 @@ pub async fn cancel(
     responses(
         (status = 200, description = "Queued again", body = Job),
         (status = 404, description = "No such job", body = ErrorBody),
-        (status = 409, description = "The job is not dead, cancelled or skipped", body = ErrorBody),
+        (status = 409, description = "The job is not dead, cancelled or skipped, or a parent of it in its workflow run has not succeeded (the parent is named)", body = ErrorBody),
     ))]
 pub async fn retry(
     State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
     let id = parse_id(&id)?;
-    let Some(job) = jobs::retry(&state.pool, id, state.clock.now()).await? else {
+    let retried = jobs::retry(&state.pool, id, state.clock.now()).await?;
+    let Some(job) = retried.queued.first().cloned() else {
+        if let Some((parent, status)) = jobs::failed_parent(&state.pool, id).await? {
+            return Err(ApiError::Conflict {
+                message: format!(
+                    "cannot retry a job whose parent {parent:?} is {}; retry the parent first \
+                     (its skipped descendants run again when it succeeds)",
+                    status.as_str()
+                ),
+                details: Some(serde_json::json!({ "field": "parent", "parent": parent,
+                                                  "status": status })),
+            });
+        }
         return Err(wrong_state(&state, id, "retry", "dead, cancelled or skipped").await);
     };
-    info!(job_id = %job.id, "job retried by request");
-    publish_new(&state, std::slice::from_ref(&job)).await;
+    info!(job_id = %job.id, unskipped = retried.unskipped.len(), "job retried by request");
+    publish_retried(&state, &retried).await;
     Ok(Json(job))
+}
+
+/// Makes retried jobs claimable and tells subscribers about them and about
+/// the descendants they released from `skipped` (blocked: not in Redis).
+async fn publish_retried(state: &AppState, retried: &jobs::Retried) {
+    publish_new(state, &retried.queued).await;
+    if retried.unskipped.is_empty() {
+        return;
+    }
+    let now = state.clock.now();
+    let events = retried
+        .unskipped
+        .iter()
+        .map(|j| StatusEvent::of(j, now))
+        .collect();
+    if let Err(e) = state.queue.apply(&[QueueOp::Publish(events)]).await {
+        warn!(error = %format!("{e:#}"), "could not publish the unskipped jobs");
+    }
 }
 
 fn filter_of(
@@ -638,8 +668,8 @@ pub async fn bulk(
         }
         BulkAction::Retry => {
             let retried = jobs::retry_many(&state.pool, &ids, now).await?;
-            publish_new(&state, &retried).await;
-            retried.len()
+            publish_retried(&state, &retried).await;
+            retried.queued.len()
         }
         BulkAction::Delete => jobs::delete_finished(&state.pool, &ids).await?.len(),
     };

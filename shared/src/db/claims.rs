@@ -12,9 +12,13 @@ use crate::model::{AttemptOutcome, Job, JobStatus};
 
 /// Claims the jobs among `ids` that are still waiting to run: each moves to
 /// `running` under `worker`'s lease and its attempt count goes up by one, in
-/// one statement. Ids that are no longer waiting (cancelled, already claimed)
-/// are left alone and not returned. The attempt row is written when the
-/// attempt ends ([`finish`]); until then the job row describes it.
+/// one statement. Ids that are no longer waiting (cancelled, already claimed),
+/// scheduled jobs not yet due, and jobs of a paused queue are left alone and
+/// not returned: Postgres decides, whatever the Redis index said (a Redis
+/// rebuilt before its pause flags, an id put in the ready set early). The
+/// pause check is one primary-key probe of the small `queues` table per row.
+/// The attempt row is written when the attempt ends ([`finish`]); until then
+/// the job row describes it.
 pub async fn claim(
     pool: &PgPool,
     ids: &[Uuid],
@@ -25,7 +29,9 @@ pub async fn claim(
         "update jobs set status = 'running', attempt = attempt + 1,
                 lease_owner = $2, lease_expires_at = now() + $3 * interval '1 millisecond',
                 started_at = now(), updated_at = now()
-         where id = any($1) and status in ('queued', 'scheduled')
+         where id = any($1)
+           and (status = 'queued' or (status = 'scheduled' and run_at <= now()))
+           and not exists (select 1 from queues q where q.name = jobs.queue and q.paused)
          returning *",
     )
     .bind(ids)
@@ -35,20 +41,48 @@ pub async fn claim(
     .await
 }
 
-/// Extends the leases `worker` holds on `ids`; returns the ids it still holds.
-/// An id missing from the answer was cancelled or taken over: stop running it.
-pub async fn extend_leases(
-    pool: &PgPool,
-    ids: &[Uuid],
-    worker: &str,
-    lease_ms: i64,
-) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
-        "update jobs set lease_expires_at = now() + $3 * interval '1 millisecond'
-         where id = any($1) and status = 'running' and lease_owner = $2
-         returning id",
+/// Of `ids`, the jobs still waiting (queued or scheduled), with whether their
+/// queue is paused: what a claim refused that Redis should hold again.
+pub async fn still_waiting(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Job, bool)>> {
+    let jobs: Vec<Job> = sqlx::query_as(
+        "select * from jobs where id = any($1) and status in ('queued', 'scheduled')",
     )
     .bind(ids)
+    .fetch_all(pool)
+    .await?;
+    let paused: Vec<String> = sqlx::query_scalar("select name from queues where paused")
+        .fetch_all(pool)
+        .await?;
+    Ok(jobs
+        .into_iter()
+        .map(|job| {
+            let is_paused = paused.contains(&job.queue);
+            (job, is_paused)
+        })
+        .collect())
+}
+
+/// Extends the leases `worker` holds on the given attempts (job id, attempt);
+/// returns the attempts it still holds. An attempt missing from the answer
+/// was cancelled or taken over (a newer attempt, perhaps by this same worker,
+/// now holds the job): stop running it. Naming the attempt keeps an old
+/// attempt's renewal from extending the newer one's lease.
+pub async fn extend_leases(
+    pool: &PgPool,
+    attempts: &[(Uuid, i32)],
+    worker: &str,
+    lease_ms: i64,
+) -> sqlx::Result<Vec<(Uuid, i32)>> {
+    let (ids, numbers): (Vec<Uuid>, Vec<i32>) = attempts.iter().copied().unzip();
+    sqlx::query_as(
+        "update jobs j set lease_expires_at = now() + $4 * interval '1 millisecond'
+         from unnest($1::uuid[], $2::int4[]) as t(id, attempt)
+         where j.id = t.id and j.attempt = t.attempt
+           and j.status = 'running' and j.lease_owner = $3
+         returning j.id, j.attempt",
+    )
+    .bind(ids)
+    .bind(numbers)
     .bind(worker)
     .bind(lease_ms as f64)
     .fetch_all(pool)

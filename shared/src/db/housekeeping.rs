@@ -27,6 +27,19 @@ pub async fn holds_epoch(pool: &PgPool, epoch: i64) -> sqlx::Result<bool> {
         .await
 }
 
+/// Whether `epoch` is still the current one, and PostgreSQL's clock as it
+/// answered: the leader bounds its next statements by that time, so a
+/// statement held up on the way (a stalled connection) does nothing.
+pub async fn check_epoch(
+    pool: &PgPool,
+    epoch: i64,
+) -> sqlx::Result<(bool, chrono::DateTime<chrono::Utc>)> {
+    sqlx::query_as("select epoch = $1, now() from housekeeping_leader where id = 1")
+        .bind(epoch)
+        .fetch_one(pool)
+        .await
+}
+
 /// Scheduled jobs that are due become queued (at most `limit`).
 pub async fn promote_due(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as(
@@ -42,11 +55,22 @@ pub async fn promote_due(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Result<
     .await
 }
 
-/// Running jobs whose lease expired (their worker died or lost Postgres for
-/// longer than a lease): the attempt is recorded as `lost` and the job goes
-/// back to the queue without spending its retry budget — unless it was lost
-/// four times before, which makes it dead (a job that kills its workers).
-pub async fn reclaim_expired(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Result<Vec<Job>> {
+/// Running jobs whose lease expired more than `grace_ms` ago (their worker
+/// died or lost Postgres for longer than a lease and the grace): the attempt
+/// is recorded as `lost` and the job goes back to the queue without spending
+/// its retry budget — unless it was lost four times before, which makes it
+/// dead (a job that kills its workers). The grace gives a live worker whose
+/// renewal was late (a short outage of its own connection) the time to renew.
+/// With `not_after` (PostgreSQL's clock), a statement that reaches the server
+/// later than that — it was held up with everyone's renewals — reclaims
+/// nothing.
+pub async fn reclaim_expired(
+    pool: &PgPool,
+    fence: i64,
+    grace_ms: i64,
+    not_after: Option<chrono::DateTime<chrono::Utc>>,
+    limit: i64,
+) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as(
         "with fence as (
              select 1 from housekeeping_leader where id = 1 and epoch = $1
@@ -55,7 +79,9 @@ pub async fn reclaim_expired(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Res
                     (select count(*) from job_attempts a
                       where a.job_id = j.id and a.outcome = 'lost') as lost_before
              from jobs j
-             where j.status = 'running' and j.lease_expires_at < now()
+             where j.status = 'running'
+               and j.lease_expires_at < now() - $3 * interval '1 millisecond'
+               and ($4::timestamptz is null or now() <= $4)
                and exists (select 1 from fence)
              order by j.lease_expires_at limit $2
              for update of j skip locked
@@ -85,6 +111,8 @@ pub async fn reclaim_expired(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Res
     )
     .bind(fence)
     .bind(limit)
+    .bind(grace_ms as f64)
+    .bind(not_after)
     .fetch_all(pool)
     .await
 }

@@ -278,18 +278,56 @@ pub async fn cancel_many<'e>(exec: impl PgExecutor<'e>, ids: &[Uuid]) -> sqlx::R
     .await
 }
 
+/// Jobs a retry put back: the retried ones (queued) and, in workflow runs,
+/// the descendants they released from `skipped` (now `blocked` on them).
+#[derive(Debug, Default)]
+pub struct Retried {
+    pub queued: Vec<Job>,
+    pub unskipped: Vec<Job>,
+}
+
 /// Puts those of `ids` that are dead, cancelled or skipped back in their
-/// queue with a fresh budget; returns them.
-pub async fn retry_many(pool: &PgPool, ids: &[Uuid], now: DateTime<Utc>) -> sqlx::Result<Vec<Job>> {
-    sqlx::query_as(
-        "update jobs set status = 'queued', attempt_base = attempt, run_at = $2,
+/// queue with a fresh budget. A job of a workflow run is retried only when
+/// all its parents succeeded (a skipped node with a dead parent would run
+/// without its inputs: retry the parent first, see [`failed_parent`]); its
+/// skipped descendants become `blocked` on it again, so they run when it
+/// succeeds — except those that also wait on another dead, cancelled or
+/// skipped job, which stay skipped.
+pub async fn retry_many(pool: &PgPool, ids: &[Uuid], now: DateTime<Utc>) -> sqlx::Result<Retried> {
+    let mut tx = pool.begin().await?;
+    let queued: Vec<Job> = sqlx::query_as(
+        "update jobs j set status = 'queued', attempt_base = attempt, run_at = $2,
                 finished_at = null, result = null, updated_at = now()
-         where id = any($1) and status in ('dead', 'cancelled', 'skipped')
+         where j.id = any($1) and j.status in ('dead', 'cancelled', 'skipped')
+           and not exists (select 1 from job_dependencies d join jobs p on p.id = d.parent_id
+                           where d.job_id = j.id and p.status <> 'succeeded')
          returning *",
     )
     .bind(ids)
     .bind(now)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
+    .await?;
+    let in_runs: Vec<Uuid> = queued
+        .iter()
+        .filter(|j| j.workflow_run_id.is_some())
+        .map(|j| j.id)
+        .collect();
+    let unskipped = crate::db::workflows::unskip_descendants(&mut tx, &in_runs).await?;
+    tx.commit().await?;
+    Ok(Retried { queued, unskipped })
+}
+
+/// A parent of job `id` that has not succeeded, by node key, with its status:
+/// why a retry of a workflow job was refused.
+pub async fn failed_parent(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<(String, JobStatus)>> {
+    sqlx::query_as(
+        "select coalesce(p.node_key, p.id::text), p.status
+         from job_dependencies d join jobs p on p.id = d.parent_id
+         where d.job_id = $1 and p.status <> 'succeeded'
+         order by p.node_key limit 1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
     .await
 }
 
@@ -314,15 +352,30 @@ pub async fn cancel<'e>(exec: impl PgExecutor<'e>, id: Uuid) -> sqlx::Result<Opt
 }
 
 /// Puts a dead, cancelled or skipped job back in its queue as a new attempt,
-/// with a fresh budget of `max_attempts`.
-pub async fn retry(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> sqlx::Result<Option<Job>> {
-    Ok(retry_many(pool, &[id], now).await?.pop())
+/// with a fresh budget of `max_attempts` (see [`retry_many`]); nothing is
+/// queued when it is in another state or has a parent that did not succeed.
+pub async fn retry(pool: &PgPool, id: Uuid, now: DateTime<Utc>) -> sqlx::Result<Retried> {
+    retry_many(pool, &[id], now).await
 }
 
 /// The status of a job, or None when there is no such job.
 pub async fn status(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<JobStatus>> {
     sqlx::query_scalar("select status from jobs where id = $1")
         .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// The status of job `id` if its current attempt is `attempt`; `None` when
+/// the job is gone or has moved on to a newer attempt.
+pub async fn status_of_attempt(
+    pool: &PgPool,
+    id: Uuid,
+    attempt: i32,
+) -> sqlx::Result<Option<JobStatus>> {
+    sqlx::query_scalar("select status from jobs where id = $1 and attempt = $2")
+        .bind(id)
+        .bind(attempt)
         .fetch_optional(pool)
         .await
 }

@@ -28,20 +28,23 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// takes an advisory lock around migrations, and a concurrent CREATE DATABASE
 /// is recognised and ignored.
 pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
-    connect_and_migrate_within(url, max_connections, Duration::ZERO).await
+    connect_and_migrate_within(url, max_connections, Duration::ZERO, Duration::ZERO).await
 }
 
 /// [`connect_and_migrate`], waiting up to `patience` for a Postgres that is
 /// not reachable yet (starting alongside us); other errors fail at once.
+/// Statements of the pool's connections are cancelled by the server after
+/// `statement_timeout` (zero: no limit); migrations are not limited.
 pub async fn connect_and_migrate_within(
     url: &str,
     max_connections: u32,
     patience: Duration,
+    statement_timeout: Duration,
 ) -> anyhow::Result<PgPool> {
     let started = std::time::Instant::now();
     let mut wait = Duration::from_millis(250);
     loop {
-        match connect_once(url, max_connections).await {
+        match connect_once(url, max_connections, statement_timeout).await {
             Ok(pool) => return Ok(pool),
             Err(e) if started.elapsed() + wait < patience && is_unreachable(&e) => {
                 tracing::warn!(error = %format!("{e:#}"), "waiting for Postgres");
@@ -59,9 +62,38 @@ fn is_unreachable(e: &anyhow::Error) -> bool {
         .any(is_unavailable)
 }
 
-async fn connect_once(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+async fn connect_once(
+    url: &str,
+    max_connections: u32,
+    statement_timeout: Duration,
+) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid URL")?;
     create_database_if_missing(&options).await?;
+    // Migrations may take long on a large table: their own connection, with
+    // no statement timeout.
+    let migrating = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
+        .await
+        .with_context(|| {
+            format!(
+                "cannot connect to DATABASE_URL ({})",
+                crate::secrets::redact_url(url)
+            )
+        })?;
+    MIGRATOR
+        .run(&migrating)
+        .await
+        .context("applying database migrations")?;
+    migrating.close().await;
+    let options = if statement_timeout.is_zero() {
+        options
+    } else {
+        options.options([(
+            "statement_timeout",
+            format!("{}ms", statement_timeout.as_millis()),
+        )])
+    };
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
@@ -77,10 +109,6 @@ async fn connect_once(url: &str, max_connections: u32) -> anyhow::Result<PgPool>
                 crate::secrets::redact_url(url)
             )
         })?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .context("applying database migrations")?;
     Ok(pool)
 }
 

@@ -552,6 +552,55 @@ pub async fn skip_descendants(tx: &mut PgConnection, ended: &[Uuid]) -> sqlx::Re
     .await
 }
 
+/// After `retried` jobs of workflow runs were queued again: their skipped
+/// descendants go back to `blocked`, waiting on their parents that have not
+/// succeeded (the retried jobs among them), so they run when those succeed.
+/// Descendants that also wait on another job that ended dead, cancelled or
+/// skipped are skipped again at once. Returns the jobs left blocked.
+pub async fn unskip_descendants(tx: &mut PgConnection, retried: &[Uuid]) -> sqlx::Result<Vec<Job>> {
+    if retried.is_empty() {
+        return Ok(Vec::new());
+    }
+    let unskipped: Vec<Job> = sqlx::query_as(
+        "with recursive below(id) as (
+             select d.job_id from job_dependencies d where d.parent_id = any($1)
+             union
+             select d.job_id from job_dependencies d join below b on d.parent_id = b.id
+         )
+         update jobs j set status = 'blocked', finished_at = null, attempt_base = j.attempt,
+                run_at = now(), updated_at = now(),
+                pending_parents = (select count(*) from job_dependencies d
+                                   join jobs p on p.id = d.parent_id
+                                   where d.job_id = j.id and p.status <> 'succeeded')
+         from below b
+         where j.id = b.id and j.status = 'skipped'
+         returning j.*",
+    )
+    .bind(retried)
+    .fetch_all(&mut *tx)
+    .await?;
+    if unskipped.is_empty() {
+        return Ok(unskipped);
+    }
+    let runs: Vec<Uuid> = unskipped.iter().filter_map(|j| j.workflow_run_id).collect();
+    let still_failed: Vec<Uuid> = sqlx::query_scalar(
+        "select id from jobs where workflow_run_id = any($1)
+           and status in ('dead', 'cancelled', 'skipped')",
+    )
+    .bind(&runs)
+    .fetch_all(&mut *tx)
+    .await?;
+    let skipped_again: std::collections::HashSet<Uuid> = skip_descendants(tx, &still_failed)
+        .await?
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    Ok(unskipped
+        .into_iter()
+        .filter(|j| !skipped_again.contains(&j.id))
+        .collect())
+}
+
 /// Cancels every job of a run that has not finished. Returns them.
 pub async fn cancel_run(tx: &mut PgConnection, run: Uuid) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as(

@@ -34,6 +34,28 @@ use crate::model::{Job, JobStatus};
 /// workers try empty claims.
 const WAKE_CAP: isize = 256;
 
+/// The longest a command on a pooled connection may wait for its answer
+/// (beyond its own blocking time): a silent Redis (a blackholed connection
+/// never errors by itself) must not hang the claim loop. The shared
+/// connection has its own response timeout (see [`RedisQueue::shared`]).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `future`, or an error once `bound` has passed. A connection whose command
+/// timed out must be discarded ([`discard`]): its answer may still come.
+async fn bounded<T>(
+    bound: Duration,
+    what: &'static str,
+    future: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout(bound, future).await {
+        Ok(result) => result,
+        Err(_) => Err(anyhow::anyhow!(
+            "Redis did not answer within {} ms ({what})",
+            bound.as_millis()
+        )),
+    }
+}
+
 /// Score of a ready entry: priority first (9 runs first), then due time.
 pub fn ready_score(priority: u8, due: DateTime<Utc>) -> f64 {
     f64::from(9 - priority.min(9)) * 1e13 + due.timestamp_millis() as f64
@@ -146,7 +168,10 @@ impl RedisQueue {
     }
 
     pub async fn conn(&self) -> anyhow::Result<deadpool_redis::Connection> {
-        self.pool.get().await.context("connecting to Redis")
+        bounded(COMMAND_TIMEOUT, "connecting", async {
+            self.pool.get().await.context("connecting to Redis")
+        })
+        .await
     }
 
     /// The shared multiplexed connection (see the field's comment).
@@ -262,8 +287,8 @@ impl RedisQueue {
         now: DateTime<Utc>,
         lease_deadline: DateTime<Utc>,
     ) -> anyhow::Result<Claimed> {
-        let reply: Vec<String> = self
-            .claim_script
+        let mut script = self.claim_script.prepare_invoke();
+        script
             .key(self.keys.ready(queue))
             .key(self.keys.delayed(queue))
             .key(self.keys.inflight(queue))
@@ -271,10 +296,14 @@ impl RedisQueue {
             .arg(now.timestamp_millis())
             .arg(max)
             .arg(lease_deadline.timestamp_millis())
-            .arg(max.max(100))
-            .invoke_async(&mut **conn)
-            .await
-            .context("claiming from Redis")?;
+            .arg(max.max(100));
+        let reply: Vec<String> = bounded(COMMAND_TIMEOUT, "claim", async {
+            script
+                .invoke_async(&mut **conn)
+                .await
+                .context("claiming from Redis")
+        })
+        .await?;
         let mut items = reply.into_iter();
         let next_due_ms = items
             .next()
@@ -319,10 +348,12 @@ impl RedisQueue {
         let keys: Vec<String> = queues.iter().map(|q| self.keys.wake(q)).collect();
         // BLPOP takes whole or fractional seconds; 0 would block forever.
         let secs = timeout.as_secs_f64().max(0.01);
-        let got: Option<(String, String)> = conn
-            .blpop(keys, secs)
-            .await
-            .context("waiting on Redis wake-up list")?;
+        let got: Option<(String, String)> = bounded(timeout + COMMAND_TIMEOUT, "BLPOP", async {
+            conn.blpop(keys, secs)
+                .await
+                .context("waiting on Redis wake-up list")
+        })
+        .await?;
         Ok(got.is_some())
     }
 

@@ -45,6 +45,10 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
     let mut epoch: Option<i64> = None;
     let mut last_reconcile: Option<Instant> = None;
     let mut last_retention: Option<Instant> = None;
+    let mut health = reclaim::PgHealth::default();
+    // Longer than this without an answer from Postgres, and the workers may
+    // have missed a renewal too (two ticks: a tick alone is no gap).
+    let max_gap = worker.config.heartbeat_every().max(config.interval * 2);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
@@ -77,8 +81,12 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
                         }
                         epoch = Some(e);
                         last_reconcile = None;
+                        // A new leader does not know what Postgres did before.
+                        health.failed();
+                        health.answered(worker.clock.now(), max_gap);
                     }
                     Err(e) => {
+                        health.failed();
                         warn!(error = %e, "won the lease but cannot reach Postgres");
                         continue;
                     }
@@ -87,20 +95,25 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
             (Leadership::Renewed, Some(_)) => {}
         }
         let Some(fence) = epoch else { continue };
-        match sql::holds_epoch(&worker.pool, fence).await {
-            Ok(true) => {}
-            Ok(false) => {
+        let checked_at = match sql::check_epoch(&worker.pool, fence).await {
+            Ok((true, pg_now)) => {
+                health.answered(worker.clock.now(), max_gap);
+                pg_now
+            }
+            Ok((false, _)) => {
                 info!(epoch = fence, "another worker took over housekeeping");
                 metrics::leadership_changed(false);
                 epoch = None;
                 continue;
             }
             Err(e) => {
+                health.failed();
                 warn!(error = %e, "housekeeping: Postgres unavailable");
                 continue;
             }
-        }
-        if let Err(e) = reclaim::run(&worker, fence).await {
+        };
+        if let Err(e) = reclaim::run(&worker, fence, &health, checked_at, max_gap).await {
+            health.failed();
             warn!(error = %format!("{e:#}"), "reclaiming expired leases failed");
         }
         if let Err(e) = promote::run(&worker, fence).await {

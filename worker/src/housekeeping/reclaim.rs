@@ -1,7 +1,17 @@
 //! Running jobs whose lease expired — their worker was killed, or lost
 //! Postgres for longer than a lease — go back to the queue as a new attempt;
 //! the lost attempt is recorded with the worker's id.
+//!
+//! An outage of Postgres itself stops every worker's renewals along with the
+//! leader: when it returns, every lease looks expired. So the leader reclaims
+//! only once it has reached Postgres without a gap for [`grace`] (two
+//! heartbeats: every live worker has renewed by then), and only leases that
+//! expired more than that grace ago. A job whose worker kept running it
+//! through the outage is therefore neither run twice nor charged a `lost`
+//! attempt (docs/reliability.md, "Faults").
 
+use chrono::{DateTime, Utc};
+use conveyor_shared::config::WorkerConfig;
 use conveyor_shared::db::housekeeping as sql;
 use conveyor_shared::events::StatusEvent;
 use conveyor_shared::model::JobStatus;
@@ -12,9 +22,65 @@ use crate::runner::Worker;
 
 const BATCH: i64 = 500;
 
-pub(super) async fn run(worker: &Worker, fence: i64) -> anyhow::Result<()> {
+/// How long a lease must have been expired, and the leader must have reached
+/// Postgres without a gap, before a lease is reclaimed: two heartbeats of a
+/// worker, the time a live worker needs to renew after Postgres returns.
+pub(crate) fn grace(config: &WorkerConfig) -> std::time::Duration {
+    config.heartbeat_every() * 2
+}
+
+/// Since when the leader has reached Postgres without a gap: reset by an
+/// error, or by a silence longer than a heartbeat between two answers (a
+/// connection that hung, a paused server, or a new leader that does not know
+/// what happened before it).
+#[derive(Debug, Default)]
+pub(super) struct PgHealth {
+    since: Option<DateTime<Utc>>,
+    last_answer: Option<DateTime<Utc>>,
+}
+
+impl PgHealth {
+    /// Postgres answered at `now`.
+    pub fn answered(&mut self, now: DateTime<Utc>, max_gap: std::time::Duration) {
+        let max_gap = chrono::Duration::from_std(max_gap).unwrap_or(chrono::Duration::MAX);
+        if self.last_answer.is_none_or(|last| now - last > max_gap) {
+            self.since = Some(now);
+        }
+        self.last_answer = Some(now);
+    }
+
+    /// Postgres failed (or leadership was just taken): start over.
+    pub fn failed(&mut self) {
+        self.since = None;
+        self.last_answer = None;
+    }
+
+    /// Whether Postgres has answered without a gap for at least `grace`.
+    pub fn healthy_for(&self, now: DateTime<Utc>, grace: std::time::Duration) -> bool {
+        let grace = chrono::Duration::from_std(grace).unwrap_or(chrono::Duration::MAX);
+        self.since.is_some_and(|since| now - since >= grace)
+    }
+}
+
+/// Reclaims expired leases if Postgres has been healthy long enough.
+/// `checked_at` is Postgres's clock when the leader last checked its epoch;
+/// a reclaim statement arriving more than `max_gap` after it does nothing.
+pub(super) async fn run(
+    worker: &Worker,
+    fence: i64,
+    health: &PgHealth,
+    checked_at: DateTime<Utc>,
+    max_gap: std::time::Duration,
+) -> anyhow::Result<()> {
+    let grace = grace(&worker.config);
+    if !health.healthy_for(worker.clock.now(), grace) {
+        return Ok(());
+    }
+    let grace_ms = grace.as_millis() as i64;
+    let not_after = checked_at + chrono::Duration::from_std(max_gap).unwrap_or_default();
     loop {
-        let jobs = sql::reclaim_expired(&worker.pool, fence, BATCH).await?;
+        let jobs =
+            sql::reclaim_expired(&worker.pool, fence, grace_ms, Some(not_after), BATCH).await?;
         if jobs.is_empty() {
             return Ok(());
         }

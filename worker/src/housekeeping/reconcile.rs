@@ -16,6 +16,11 @@ use crate::runner::Worker;
 const PAGE: i64 = 1_000;
 
 pub(super) async fn run(worker: &Worker) -> anyhow::Result<()> {
+    // Pause flags first: a job restored into a paused queue's ready set must
+    // find the flag already there.
+    for (queue, paused) in conveyor_shared::db::queues::all(&worker.pool).await? {
+        worker.queue.set_paused(&queue, paused).await?;
+    }
     let mut restored = 0u64;
     let mut queues: BTreeSet<String> = BTreeSet::new();
     for status in [JobStatus::Queued, JobStatus::Scheduled] {
@@ -52,9 +57,6 @@ pub(super) async fn run(worker: &Worker) -> anyhow::Result<()> {
             |m| Uuid::parse_str(m).ok(),
         )
         .await?;
-    }
-    for (queue, paused) in conveyor_shared::db::queues::all(&worker.pool).await? {
-        worker.queue.set_paused(&queue, paused).await?;
     }
     worker.queue.mark_reconciled().await?;
     if restored > 0 || dropped > 0 {
