@@ -29,13 +29,19 @@ pub fn builtin_registry(config: &WorkerConfig) -> Registry {
         &mut registry,
         config.allow_shell,
         config.allow_docker,
-        executors::DockerSettings {
-            bin: config.docker_bin.clone(),
-            cache_dir: config.docker_cache_dir.clone(),
-            s3_endpoint: config.docker_s3_endpoint.clone(),
-        },
+        docker_settings(config),
     );
     registry
+}
+
+fn docker_settings(config: &WorkerConfig) -> executors::DockerSettings {
+    executors::DockerSettings {
+        bin: config.docker_bin.clone(),
+        cache_dir: config.docker_cache_dir.clone(),
+        s3_endpoint: config.docker_s3_endpoint.clone(),
+        scope: config.common.redis_prefix.clone(),
+        limits: config.docker.clone(),
+    }
 }
 
 /// Connects, registers this worker's kinds, and runs until `shutdown` is
@@ -101,8 +107,16 @@ pub async fn run_with_metrics(
     // Webhook deliveries stop with the claim loop; their attempts in flight
     // finish (bounded by WEBHOOK_TIMEOUT_SECS) while running jobs drain.
     let webhooks = webhooks::spawn(&config.webhooks, pool.clone(), shutdown.clone());
+    // Containers a killed worker left behind, and unused images: swept at
+    // start and then periodically by every worker that runs docker jobs.
+    let janitor = config.allow_docker.then(|| {
+        executors::docker_janitor(docker_settings(&config), pool.clone(), shutdown.clone())
+    });
     let worker = Arc::new(Worker::new(config, registry, pool, queue, Clock::system()));
     let result = worker.run(shutdown).await;
+    if let Some(janitor) = janitor {
+        let _ = janitor.await;
+    }
     if let Some(webhooks) = webhooks {
         if let Err(e) = webhooks.await {
             tracing::warn!(error = %e, "webhook delivery loop failed");

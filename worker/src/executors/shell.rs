@@ -177,6 +177,7 @@ mod tests {
             name: "t".into(),
             payload,
             attempt: 1,
+            worker: "test-worker".into(),
             parents: Default::default(),
             cancel: CancellationToken::new(),
         }
