@@ -242,3 +242,49 @@ async fn cancel_kills_and_removes_the_container() {
     );
     assert!(calls[2].starts_with("run "), "{calls:?}");
 }
+
+#[tokio::test]
+async fn a_job_asking_for_a_network_fails_permanently_on_a_worker_that_gives_none() {
+    let scratch = Scratch::new();
+    let mut settings = scratch.settings(scratch.fake_docker());
+    settings.limits.network = "none".into();
+    let err = DockerExecutor::new(true, settings)
+        .execute(ctx(json!({"image": "alpine:3.20", "network": true})))
+        .await
+        .expect_err("refused");
+    assert!(err.permanent);
+    assert!(
+        err.error.contains("WORKER_DOCKER_NETWORK=none"),
+        "{}",
+        err.error
+    );
+    assert!(!scratch.calls().iter().any(|c| c.starts_with("run ")));
+}
+
+#[tokio::test]
+async fn a_worker_that_never_pulls_refuses_pull_always_and_a_missing_image() {
+    let scratch = Scratch::new();
+    let mut settings = scratch.settings(scratch.fake_docker());
+    settings.limits.pull_never = true;
+    let executor = DockerExecutor::new(true, settings);
+    let always = executor
+        .execute(ctx(json!({"image": "alpine:3.20", "pull": "always"})))
+        .await
+        .expect_err("refused");
+    assert!(always.permanent);
+    assert!(
+        always.error.contains("WORKER_DOCKER_PULL=never"),
+        "{}",
+        always.error
+    );
+    let missing = executor
+        .execute(ctx(json!({"image": "alpine:3.20"})))
+        .await
+        .expect_err("not present");
+    assert!(missing.permanent);
+    assert_eq!(
+        missing.error,
+        "the image alpine:3.20 is not present on this worker's engine, and it is not pulled (pull: never)"
+    );
+    assert!(!scratch.calls().iter().any(|c| c.starts_with("run ")));
+}
