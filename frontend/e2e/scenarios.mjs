@@ -2,7 +2,7 @@
 // token, stack, receiver, shots, log }; run.mjs signs the browser in first
 // unless a scenario says `signsIn: true`.
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -593,6 +593,9 @@ export const scenarios = [
         assert(left.status === 0 && left.stdout.trim() === '', `containers left: ${left.stdout}${left.stderr}`);
       } finally {
         server.close();
+        // The image built from this run's Dockerfile (unique to it) goes too.
+        const built = `conveyor-job:${createHash('sha256').update(dockerfile).digest('hex').slice(0, 16)}`;
+        spawnSync(stack.dockerBin, ['rmi', built], { stdio: 'ignore' });
       }
     },
   },
