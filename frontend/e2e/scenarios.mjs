@@ -1,7 +1,9 @@
 // The end-to-end scenarios, in order. Each gets { page, context, api, base,
 // token, stack, receiver, shots, log }; run.mjs signs the browser in first
 // unless a scenario says `signsIn: true`.
-import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { signatureValid } from './receiver.mjs';
@@ -543,6 +545,58 @@ export const scenarios = [
       await node('wait', 'cancelled').waitFor();
       await node('after', 'cancelled').waitFor();
       await page.locator('[data-testid="run-status"][data-status="cancelled"]').waitFor();
+    },
+  },
+  {
+    name: 'a workflow of docker jobs (fetch → transform → publish) runs in real containers',
+    async run(ctx) {
+      const { page, api, stack, log } = ctx;
+      if (!stack.dockerBin) {
+        if (process.env.CI === 'true') throw new Error('no container engine, and docker jobs must run in CI');
+        log('skipped: no container engine here (scripts/test installs podman)');
+        return;
+      }
+      // fetch is built from a Dockerfile served here; transform and publish
+      // run the base image. No node has a network: each only prints.
+      const dockerfile = `FROM localhost/conveyor-busybox:latest\n# e2e ${tag()}\nRUN echo 'rows: 3' > /fetched\nCMD ["sh", "-c", "cat /fetched; echo fetched"]\n`;
+      const server = http.createServer((req, res) => res.end(dockerfile));
+      await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const url = `http://127.0.0.1:${server.address().port}/Dockerfile`;
+        const image = 'localhost/conveyor-busybox:latest';
+        const workflow = await post(`${api}/workflows`, {
+          name: `e2e-docker-${tag()}`,
+          nodes: [
+            { key: 'fetch', job: { kind: 'docker', timeout_secs: 120, payload: { dockerfile_url: url } } },
+            { key: 'transform', job: { kind: 'docker', timeout_secs: 60, payload: { image, command: ['sh', '-c', 'echo "$STEP: rows doubled"'], env: { STEP: 'transform' } } } },
+            { key: 'publish', job: { kind: 'docker', timeout_secs: 60, payload: { image, command: ['sh', '-c', 'echo published to $TARGET'], env: { TARGET: 'the archive' } } } },
+          ],
+          edges: [['fetch', 'transform'], ['transform', 'publish']],
+        });
+        const started = await post(`${api}/workflows/${workflow.id}/runs`, {});
+        await page.goto(`/workflow-runs/${started.id}`);
+        const node = (key, status) => page.locator(`[data-testid="run-graph"] [data-testid="graph-node"][data-key="${key}"][data-status="${status}"]`);
+        await page.locator('[data-testid="run-status"][data-status="succeeded"]').waitFor({ timeout: 90_000 });
+        for (const key of ['fetch', 'transform', 'publish']) await node(key, 'succeeded').waitFor();
+        await shot(ctx, 'workflow-run-docker');
+        const run = await json(`${api}/workflow-runs/${started.id}`);
+        assert(run.status === 'succeeded', `the api says the run is ${run.status}`);
+        // Each node's page shows what its container printed.
+        for (const [key, text] of [['fetch', 'rows: 3'], ['transform', 'transform: rows doubled'], ['publish', 'published to the archive']]) {
+          await page.goto(`/workflow-runs/${started.id}`);
+          await page.locator(`[data-testid="run-graph"] [data-testid="graph-node"][data-key="${key}"]`).click();
+          await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
+          await page.getByTestId('attempt-output').filter({ hasText: text }).waitFor();
+        }
+        // Nothing is left on the engine: every container was removed.
+        const left = spawnSync(stack.dockerBin, ['ps', '-a', '--filter', `label=conveyor.scope=${stack.redisPrefix}`, '--format', '{{.Names}}'], { encoding: 'utf8' });
+        assert(left.status === 0 && left.stdout.trim() === '', `containers left: ${left.stdout}${left.stderr}`);
+      } finally {
+        server.close();
+        // The image built from this run's Dockerfile (unique to it) goes too.
+        const built = `conveyor-job:${createHash('sha256').update(dockerfile).digest('hex').slice(0, 16)}`;
+        spawnSync(stack.dockerBin, ['rmi', built], { stdio: 'ignore' });
+      }
     },
   },
   {

@@ -44,8 +44,35 @@ export function ensureBinaries(root, log) {
   return { api, worker };
 }
 
+/**
+ * Whether docker jobs can run here: the engine of WORKER_DOCKER_BIN (default
+ * podman) answers and has the base image (scripts/test makes both; for podman
+ * it also names its containers.conf in CONTAINERS_CONF, and this falls back
+ * to the file it writes). Returns the settings for the workers, or null.
+ */
+export function dockerSettings(root, log) {
+  const bin = process.env.WORKER_DOCKER_BIN || 'podman';
+  const conf = path.join(root, 'target', 'podman', 'containers.conf');
+  // Set for this process too: the scenarios ask the engine what is left.
+  if (bin.includes('podman') && !process.env.CONTAINERS_CONF && existsSync(conf)) process.env.CONTAINERS_CONF = conf;
+  const env = { ...process.env };
+  const version = spawnSync(bin, ['version', '--format', '{{.Server.Version}}'], { env, encoding: 'utf8' });
+  const base = version.status === 0 && spawnSync('bash', [path.join(root, 'scripts', 'lib', 'base-image.sh')], { env, stdio: 'inherit' }).status === 0;
+  if (!base) {
+    log(`no container engine (${bin}): docker jobs cannot run here`);
+    return null;
+  }
+  return {
+    WORKER_ALLOW_DOCKER: '1',
+    WORKER_DOCKER_BIN: bin,
+    WORKER_DOCKER_PULL: 'never',
+    ...(env.CONTAINERS_CONF ? { CONTAINERS_CONF: env.CONTAINERS_CONF } : {}),
+  };
+}
+
 export async function startStack({ root, frontendDir, logDir, log }) {
   const bins = ensureBinaries(root, log);
+  const docker = dockerSettings(root, log);
   const id = randomBytes(4).toString('hex');
   const port = await freePort();
   const database = `conveyor_e2e_${id}`;
@@ -74,6 +101,7 @@ export async function startStack({ root, frontendDir, logDir, log }) {
     OUTBOUND_ALLOW: '127.0.0.0/8,::1',
     LOG_FORMAT: 'text',
     NO_COLOR: '1',
+    ...(docker ?? {}),
   };
   const baseUrl = `http://127.0.0.1:${port}`;
   mkdirSync(logDir, { recursive: true });
@@ -94,6 +122,8 @@ export async function startStack({ root, frontendDir, logDir, log }) {
     baseUrl,
     database,
     redisPrefix: env.REDIS_PREFIX,
+    /** The engine's CLI when the workers run docker jobs, else null. */
+    dockerBin: docker?.WORKER_DOCKER_BIN ?? null,
     /** The secret of an admin token made for this run (set once the api is up). */
     token: null,
     /**

@@ -384,6 +384,8 @@ pub struct WorkerConfig {
     /// (`AWS_ENDPOINT_URL`, path-style: `<endpoint>/bucket/key`); unset means
     /// `https://bucket.s3.amazonaws.com/key`.
     pub docker_s3_endpoint: Option<url::Url>,
+    /// Container limits and the image cache's upkeep (`WORKER_DOCKER_*`).
+    pub docker: DockerConfig,
     pub shutdown_grace: Duration,
     pub lease: Duration,
     pub heartbeat_file: Option<std::path::PathBuf>,
@@ -595,12 +597,140 @@ impl WorkerConfig {
             docker_bin,
             docker_cache_dir,
             docker_s3_endpoint,
+            docker: DockerConfig::from_env(env)?,
             shutdown_grace: Duration::from_secs(grace),
             lease: Duration::from_secs(lease),
             heartbeat_file: env.get("WORKER_HEARTBEAT_FILE").map(Into::into),
             housekeeping: HousekeepingConfig::from_env(env)?,
             webhooks: WebhookConfig::from_env(env)?,
             metrics_addr: parse_metrics_addr(env)?,
+        })
+    }
+}
+
+/// What every container of a `docker` job is held to, and how the worker
+/// keeps its engine tidy. The defaults are what a careful operator would
+/// choose: no network, bounded memory, processes and CPU, a read-only root.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DockerConfig {
+    /// `--memory` (`WORKER_DOCKER_MEMORY`, default `512m`): a number with an
+    /// optional unit b, k, m or g.
+    pub memory: String,
+    /// `--pids-limit` (`WORKER_DOCKER_PIDS_LIMIT`, default 256).
+    pub pids_limit: u32,
+    /// `--cpus` (`WORKER_DOCKER_CPUS`, default `1`); `off` for no limit.
+    pub cpus: Option<String>,
+    /// `--read-only` root filesystem unless the job asks for a writable one
+    /// (`WORKER_DOCKER_READ_ONLY`, default on; `/tmp` stays writable).
+    pub read_only: bool,
+    /// The network of jobs that ask for one with `"network": true`
+    /// (`WORKER_DOCKER_NETWORK`, default `bridge`); `none` refuses them.
+    /// Every other job runs with `--network none`.
+    pub network: String,
+    /// `WORKER_DOCKER_PULL=never`: never pull, neither for `image` jobs nor
+    /// for a Dockerfile's `FROM` (for engines without a registry); default
+    /// `missing`.
+    pub pull_never: bool,
+    /// How often the worker removes containers whose attempt is over
+    /// (`WORKER_DOCKER_SWEEP_SECS`, default 60; it also sweeps at start).
+    pub sweep_every: Duration,
+    /// Images built from Dockerfiles and the cached Dockerfiles unused for
+    /// this long are removed (`WORKER_DOCKER_CACHE_TTL_SECS`, default 7 days).
+    pub cache_ttl: Duration,
+}
+
+impl DockerConfig {
+    pub fn from_env(env: &dyn Env) -> Result<Self, ConfigError> {
+        let memory = env
+            .get("WORKER_DOCKER_MEMORY")
+            .unwrap_or_else(|| "512m".into());
+        let digits = memory.trim_end_matches(['b', 'k', 'm', 'g', 'B', 'K', 'M', 'G']);
+        if digits.is_empty()
+            || !digits.chars().all(|c| c.is_ascii_digit())
+            || memory.len() > digits.len() + 1
+        {
+            return Err(ConfigError {
+                var: "WORKER_DOCKER_MEMORY",
+                value: memory,
+                reason: "expected a size such as 512m or 2g".into(),
+            });
+        }
+        let pids_limit = positive(
+            parse(
+                env,
+                "WORKER_DOCKER_PIDS_LIMIT",
+                256u32,
+                "a positive integer",
+            )?,
+            "WORKER_DOCKER_PIDS_LIMIT",
+        )?;
+        let cpus = match env.get("WORKER_DOCKER_CPUS").as_deref().map(str::trim) {
+            None => Some("1".to_owned()),
+            Some("off") => None,
+            Some(raw) => match raw.parse::<f64>() {
+                Ok(n) if n > 0.0 && n.is_finite() => Some(raw.to_owned()),
+                _ => {
+                    return Err(ConfigError {
+                        var: "WORKER_DOCKER_CPUS",
+                        value: raw.to_owned(),
+                        reason: "expected a positive number such as 1.5, or off".into(),
+                    })
+                }
+            },
+        };
+        let network = env
+            .get("WORKER_DOCKER_NETWORK")
+            .unwrap_or_else(|| "bridge".into());
+        let network_ok = !network.is_empty()
+            && !network.starts_with('-')
+            && network
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-' | ':'));
+        if !network_ok {
+            return Err(ConfigError {
+                var: "WORKER_DOCKER_NETWORK",
+                value: network,
+                reason: "expected a network name such as bridge, or none".into(),
+            });
+        }
+        let pull_never = match env.get("WORKER_DOCKER_PULL").as_deref().map(str::trim) {
+            None | Some("missing") => false,
+            Some("never") => true,
+            Some(other) => {
+                return Err(ConfigError {
+                    var: "WORKER_DOCKER_PULL",
+                    value: other.to_owned(),
+                    reason: "expected missing or never".into(),
+                })
+            }
+        };
+        let sweep = positive(
+            parse(
+                env,
+                "WORKER_DOCKER_SWEEP_SECS",
+                60u64,
+                "a number of seconds",
+            )?,
+            "WORKER_DOCKER_SWEEP_SECS",
+        )?;
+        let ttl = positive(
+            parse(
+                env,
+                "WORKER_DOCKER_CACHE_TTL_SECS",
+                7 * 24 * 3600u64,
+                "a number of seconds",
+            )?,
+            "WORKER_DOCKER_CACHE_TTL_SECS",
+        )?;
+        Ok(Self {
+            memory,
+            pids_limit,
+            cpus,
+            read_only: parse_bool(env, "WORKER_DOCKER_READ_ONLY", true)?,
+            network,
+            pull_never,
+            sweep_every: Duration::from_secs(sweep),
+            cache_ttl: Duration::from_secs(ttl),
         })
     }
 }
@@ -782,6 +912,62 @@ mod tests {
         assert_eq!(err.var, "WORKER_ALLOW_DOCKER");
         let err = WorkerConfig::from_env(&env(&[("AWS_ENDPOINT_URL", "minio:9000")])).unwrap_err();
         assert_eq!(err.var, "AWS_ENDPOINT_URL");
+        for (var, value) in [
+            ("WORKER_DOCKER_MEMORY", "lots"),
+            ("WORKER_DOCKER_MEMORY", "512mb"),
+            ("WORKER_DOCKER_PIDS_LIMIT", "0"),
+            ("WORKER_DOCKER_CPUS", "-1"),
+            ("WORKER_DOCKER_NETWORK", "--privileged"),
+            ("WORKER_DOCKER_PULL", "always"),
+            ("WORKER_DOCKER_SWEEP_SECS", "0"),
+            ("WORKER_DOCKER_CACHE_TTL_SECS", "soon"),
+        ] {
+            let err = WorkerConfig::from_env(&env(&[(var, value)])).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+        }
+    }
+
+    #[test]
+    fn containers_are_limited_by_default_and_the_limits_can_change() {
+        let config = WorkerConfig::from_env(&env(&[])).expect("defaults").docker;
+        assert_eq!(
+            config,
+            DockerConfig {
+                memory: "512m".into(),
+                pids_limit: 256,
+                cpus: Some("1".into()),
+                read_only: true,
+                network: "bridge".into(),
+                pull_never: false,
+                sweep_every: Duration::from_secs(60),
+                cache_ttl: Duration::from_secs(7 * 24 * 3600),
+            }
+        );
+        let config = WorkerConfig::from_env(&env(&[
+            ("WORKER_DOCKER_MEMORY", "2g"),
+            ("WORKER_DOCKER_PIDS_LIMIT", "64"),
+            ("WORKER_DOCKER_CPUS", "off"),
+            ("WORKER_DOCKER_READ_ONLY", "0"),
+            ("WORKER_DOCKER_NETWORK", "none"),
+            ("WORKER_DOCKER_PULL", "never"),
+            ("WORKER_DOCKER_SWEEP_SECS", "5"),
+            ("WORKER_DOCKER_CACHE_TTL_SECS", "3600"),
+        ]))
+        .expect("settings")
+        .docker;
+        assert_eq!(
+            config,
+            DockerConfig {
+                memory: "2g".into(),
+                pids_limit: 64,
+                cpus: None,
+                read_only: false,
+                network: "none".into(),
+                pull_never: true,
+                sweep_every: Duration::from_secs(5),
+                cache_ttl: Duration::from_secs(3600),
+            }
+        );
     }
 
     #[test]

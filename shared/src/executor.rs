@@ -22,6 +22,9 @@ pub struct JobContext {
     pub payload: Value,
     /// 1 for the first attempt.
     pub attempt: i32,
+    /// The id of the worker running this attempt (fresh at every start), for
+    /// executors that label what they start so that a later sweep can find it.
+    pub worker: String,
     /// For a job of a workflow run: each parent's node key and result.
     pub parents: std::collections::BTreeMap<String, Value>,
     /// Cancelled when the job is cancelled, times out, or the worker stops

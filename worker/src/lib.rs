@@ -33,15 +33,24 @@ pub fn builtin_registry(config: &WorkerConfig) -> Registry {
         config.allow_shell,
         executors::shell_user(config.shell_user),
         config.allow_docker,
-        executors::DockerSettings {
-            bin: config.docker_bin.clone(),
-            cache_dir: config.docker_cache_dir.clone(),
-            s3_endpoint: config.docker_s3_endpoint.clone(),
-            outbound: outbound.clone(),
-        },
+        docker_settings(config, &outbound),
         outbound,
     );
     registry
+}
+
+fn docker_settings(
+    config: &WorkerConfig,
+    outbound: &std::sync::Arc<conveyor_shared::outbound::OutboundPolicy>,
+) -> executors::DockerSettings {
+    executors::DockerSettings {
+        outbound: outbound.clone(),
+        bin: config.docker_bin.clone(),
+        cache_dir: config.docker_cache_dir.clone(),
+        s3_endpoint: config.docker_s3_endpoint.clone(),
+        scope: config.common.redis_prefix.clone(),
+        limits: config.docker.clone(),
+    }
 }
 
 /// Connects, registers this worker's kinds, and runs until `shutdown` is
@@ -116,8 +125,20 @@ pub async fn run_with_metrics(
         pool.clone(),
         shutdown.clone(),
     );
+    // Containers a killed worker left behind, and unused images: swept at
+    // start and then periodically by every worker that runs docker jobs.
+    let janitor = config.allow_docker.then(|| {
+        executors::docker_janitor(
+            docker_settings(&config, &std::sync::Arc::new(config.common.outbound.clone())),
+            pool.clone(),
+            shutdown.clone(),
+        )
+    });
     let worker = Arc::new(Worker::new(config, registry, pool, queue, Clock::system()));
     let result = worker.run(shutdown).await;
+    if let Some(janitor) = janitor {
+        let _ = janitor.await;
+    }
     if let Some(webhooks) = webhooks {
         if let Err(e) = webhooks.await {
             tracing::warn!(error = %e, "webhook delivery loop failed");

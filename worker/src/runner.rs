@@ -514,6 +514,7 @@ impl Worker {
             name: job.name.clone(),
             payload: job.payload.clone(),
             attempt: job.attempt,
+            worker: self.id.clone(),
             parents,
             cancel: cancel.clone(),
         };

@@ -202,3 +202,17 @@ pub async fn finish<'e>(
     .fetch_all(exec)
     .await
 }
+
+/// Of `ids`, the jobs running on a live lease, with their attempt. A
+/// container started for a (job, attempt) that is not among them belongs to
+/// an attempt that is over (its worker was killed, or it was cancelled before
+/// the container came up) and may be removed.
+pub async fn live_attempts(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, i32)>> {
+    sqlx::query_as(
+        "select id, attempt from jobs
+         where id = any($1) and status = 'running' and lease_expires_at > now()",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}

@@ -475,7 +475,7 @@ fn validate_payload(kind: &str, payload: &Value) -> Result<(), FieldError> {
 }
 
 /// `docker`: exactly one of `image` and `dockerfile_url`, then the optional
-/// `command`, `env` and `pull`.
+/// `command`, `env`, `pull`, `network` and `read_only`.
 fn validate_docker_payload(payload: &Value) -> Result<(), FieldError> {
     let field = |name: &str| payload.get(name);
     match (field("image"), field("dockerfile_url")) {
@@ -552,10 +552,18 @@ fn validate_docker_payload(payload: &Value) -> Result<(), FieldError> {
         }
     }
     if let Some(pull) = field("pull") {
-        if !matches!(pull.as_str(), Some("missing" | "always")) {
+        if !matches!(pull.as_str(), Some("missing" | "always" | "never")) {
             return Err(FieldError::new(
                 "payload.pull",
-                "must be \"missing\" (the default) or \"always\"",
+                "must be \"missing\" (the default), \"always\" or \"never\"",
+            ));
+        }
+    }
+    for flag in ["network", "read_only"] {
+        if field(flag).is_some_and(|v| !v.is_boolean()) {
+            return Err(FieldError::new(
+                format!("payload.{flag}"),
+                "must be true or false",
             ));
         }
     }
@@ -719,6 +727,7 @@ mod tests {
                    "env": {"GREETING": "hi", "EMPTY": ""}, "pull": "missing"}),
             json!({"dockerfile_url": "https://example.com/build/Dockerfile"}),
             json!({"dockerfile_url": "s3://my-bucket/images/Dockerfile", "command": []}),
+            json!({"image": "localhost/tools", "pull": "never", "network": true, "read_only": false}),
         ] {
             docker(payload.clone()).unwrap_or_else(|e| panic!("{payload}: {e}"));
         }
@@ -753,6 +762,18 @@ mod tests {
                 "payload.pull",
             ),
             (
+                json!({"image": "alpine", "pull": "sometimes"}),
+                "payload.pull",
+            ),
+            (
+                json!({"image": "alpine", "network": "host"}),
+                "payload.network",
+            ),
+            (
+                json!({"image": "alpine", "read_only": 0}),
+                "payload.read_only",
+            ),
+            (
                 json!({"image": "alpine", "command": "ls"}),
                 "payload.command",
             ),
@@ -767,7 +788,7 @@ mod tests {
             ),
             (json!({"image": "alpine", "env": {"": "c"}}), "payload.env"),
             (json!({"image": "alpine", "env": ["A=B"]}), "payload.env"),
-            (json!({"image": "alpine", "pull": "never"}), "payload.pull"),
+            (json!({"image": "alpine", "pull": "newer"}), "payload.pull"),
         ];
         for (payload, field) in cases {
             let err = docker(payload.clone()).expect_err(&payload.to_string());

@@ -8,6 +8,7 @@ mod noop;
 mod shell;
 mod sleep;
 
+pub(crate) use docker::janitor::spawn as docker_janitor;
 pub use docker::{DockerExecutor, DockerSettings};
 pub use http::HttpExecutor;
 pub use noop::NoopExecutor;

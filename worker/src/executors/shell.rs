@@ -197,6 +197,7 @@ mod tests {
             name: "t".into(),
             payload,
             attempt: 1,
+            worker: "test-worker".into(),
             parents: Default::default(),
             cancel: CancellationToken::new(),
         }

@@ -33,8 +33,10 @@ struct UrlEntry {
 }
 
 /// The Dockerfile cache: `<dir>/<sha256>/Dockerfile` (each folder is a build
-/// context holding only its Dockerfile) and `<dir>/by-url/<sha256 of the
-/// URL>.json` (a [`UrlEntry`]).
+/// context holding only its Dockerfile), `<dir>/by-url/<sha256 of the
+/// URL>.json` (a [`UrlEntry`]) and `<dir>/used/<sha256>`, an empty file
+/// rewritten at each use: its modification time is when the digest (and its
+/// image) was last used, which the janitor's pruning reads.
 pub(super) struct Cache<'a> {
     dir: &'a Path,
 }
@@ -77,6 +79,69 @@ impl<'a> Cache<'a> {
         self.write_atomically(&context.join("Dockerfile"), body)
             .await?;
         Ok(digest)
+    }
+
+    fn used_path(&self, digest: &str) -> PathBuf {
+        self.dir.join("used").join(digest)
+    }
+
+    /// Records that `digest` is used now. Best effort: a digest whose mark
+    /// could not be written is pruned by its folder's age instead.
+    pub(super) async fn touch(&self, digest: &str) {
+        let path = self.used_path(digest);
+        if let Some(parent) = path.parent() {
+            let _ = tokio::fs::create_dir_all(parent).await;
+        }
+        if let Err(e) = tokio::fs::write(&path, b"").await {
+            tracing::warn!(path = %path.display(), error = %e, "cannot mark a cached Dockerfile used");
+        }
+    }
+
+    /// The cached digests last used longer than `ttl` ago.
+    pub(super) async fn unused_for(&self, ttl: std::time::Duration) -> Vec<String> {
+        let mut stale = Vec::new();
+        let Ok(mut entries) = tokio::fs::read_dir(self.dir).await else {
+            return stale;
+        };
+        while let Ok(Some(entry)) = entries.next_entry().await {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.len() != 64 || !name.chars().all(|c| c.is_ascii_hexdigit()) {
+                continue;
+            }
+            let used = match tokio::fs::metadata(self.used_path(&name)).await {
+                Ok(meta) => meta.modified(),
+                Err(_) => entry.metadata().await.and_then(|m| m.modified()),
+            };
+            let age = used
+                .ok()
+                .and_then(|t| std::time::SystemTime::now().duration_since(t).ok());
+            if age.is_some_and(|age| age >= ttl) {
+                stale.push(name);
+            }
+        }
+        stale
+    }
+
+    /// Removes a digest's folder, its use mark and the URL entries that
+    /// point at it.
+    pub(super) async fn forget(&self, digest: &str) -> std::io::Result<()> {
+        if let Ok(mut entries) = tokio::fs::read_dir(self.dir.join("by-url")).await {
+            while let Ok(Some(entry)) = entries.next_entry().await {
+                let points_here = tokio::fs::read(entry.path())
+                    .await
+                    .ok()
+                    .and_then(|raw| serde_json::from_slice::<UrlEntry>(&raw).ok())
+                    .is_some_and(|e| e.digest == digest);
+                if points_here {
+                    let _ = tokio::fs::remove_file(entry.path()).await;
+                }
+            }
+        }
+        let _ = tokio::fs::remove_file(self.used_path(digest)).await;
+        match tokio::fs::remove_dir_all(self.context(digest)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 
     async fn remember(&self, url: &Url, entry: &UrlEntry) -> std::io::Result<()> {
@@ -127,19 +192,27 @@ impl DockerExecutor {
         }
         let failed =
             |what: String| Failure::new(format!("downloading the Dockerfile {url}: {what}"));
-        let mut response =
-            request
-                .send()
-                .await
-                .map_err(|e| match crate::outbound::refusal(&e) {
-                    Some(refused) => {
-                        Failure::permanent(format!("downloading the Dockerfile: {refused}"))
-                    }
-                    None => failed(error_chain(&e)),
-                })?;
+        // A refused target, a server that cannot be reached or one that
+        // refuses the request (4xx) will do the same at the next attempt:
+        // permanent, as the URL is the job's own. A timeout or a 5xx may
+        // pass: retried.
+        let mut response = request.send().await.map_err(|e| {
+            if let Some(refused) = crate::outbound::refusal(&e) {
+                return Failure::permanent(format!("downloading the Dockerfile: {refused}"));
+            }
+            let failure = failed(error_chain(&e));
+            if e.is_connect() || e.is_builder() || e.is_redirect() {
+                Failure::permanent(failure.error)
+            } else {
+                failure
+            }
+        })?;
         let status = response.status();
         if let (StatusCode::NOT_MODIFIED, Some(entry)) = (status, &known) {
             return Ok(entry.digest.clone());
+        }
+        if status.is_client_error() {
+            return Err(Failure::permanent(failed(format!("HTTP {status}")).error));
         }
         if !status.is_success() {
             return Err(failed(format!("HTTP {status}")));

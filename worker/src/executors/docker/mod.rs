@@ -1,25 +1,31 @@
-//! `docker`: runs a container through the Docker CLI. Payload: `image` (a
-//! reference such as `alpine:3.20`) or `dockerfile_url` (http(s), or
-//! `s3://bucket/key`), then `command` (arguments after the image), `env`
-//! (object of strings) and `pull` (`missing` or `always`, with `image` only).
+//! `docker`: runs a container through the Docker CLI (or podman's, which
+//! takes the same arguments). Payload: `image` (a reference such as
+//! `alpine:3.20`) or `dockerfile_url` (http(s), or `s3://bucket/key`), then
+//! `command` (arguments after the image), `env` (object of strings), `pull`
+//! (`missing`, `always` or `never`, with `image` only), `network` (true for a
+//! network; none by default) and `read_only` (false for a writable root).
 //!
 //! A Dockerfile is downloaded (at most 1 MiB), kept at
 //! `<cache dir>/<sha256>/Dockerfile` and built once per digest as
-//! `conveyor-job:<first 16 hex of the digest>`. The container is named
-//! `conveyor-<job id>` and removed when it exits (`--rm`); on cancel or
-//! timeout it is killed and removed. stdout and stderr are captured together,
-//! up to 64 KiB.
+//! `conveyor-job:<first 16 hex of the digest>`, labelled with the digest. The
+//! container is named `conveyor-<job id>-<attempt>`, labelled with the scope
+//! (`REDIS_PREFIX`), job, attempt and worker, held to the limits of
+//! [`DockerConfig`], and removed when it exits (`--rm`); on cancel or
+//! timeout it is killed and removed. stdout and stderr are captured
+//! together, up to 64 KiB.
 //!
 //! Runs only on workers started with `WORKER_ALLOW_DOCKER=1`. Each attempt
 //! first asks the engine for its version, so a worker without a reachable
 //! engine fails the attempt with an error that says so.
 //!
 //! This file runs the CLI (engine check, build if missing, run, cancel);
-//! [`args`] builds its command lines and [`cache`] downloads Dockerfiles
-//! (`DockerExecutor::fetch_dockerfile`).
+//! [`args`] builds its command lines, [`cache`] downloads Dockerfiles
+//! (`DockerExecutor::fetch_dockerfile`) and [`janitor`] removes orphaned
+//! containers and prunes unused images.
 
 mod args;
 mod cache;
+pub(crate) mod janitor;
 #[cfg(test)]
 mod test_support;
 #[cfg(test)]
@@ -37,10 +43,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
+
+use conveyor_shared::config::DockerConfig;
 
 use self::args::{
-    build_args, image_tag, inspect_args, kill_args, remove_args, run_args, version_args,
+    build_args, container_name, image_tag, inspect_args, kill_args, remove_args, run_args,
+    version_args, RunSpec,
 };
 use self::cache::Cache;
 use super::capture::{kill_group, Capture, Keep};
@@ -61,6 +69,19 @@ pub struct DockerSettings {
     pub s3_endpoint: Option<Url>,
     /// Where Dockerfile downloads may go (`OUTBOUND_ALLOW`).
     pub outbound: Arc<conveyor_shared::outbound::OutboundPolicy>,
+    /// The `conveyor.scope` label of every container (`REDIS_PREFIX`): the
+    /// deployments, or parallel tests, that share one engine never touch
+    /// each other's containers.
+    pub scope: String,
+    /// Container limits and pull policy (`WORKER_DOCKER_*`).
+    pub limits: DockerConfig,
+}
+
+/// Which CLI the worker talks to; they differ in a few flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Engine {
+    Docker,
+    Podman,
 }
 
 pub struct DockerExecutor {
@@ -71,6 +92,8 @@ pub struct DockerExecutor {
     /// wait for one build instead of each starting their own. Entries are a
     /// few bytes per distinct Dockerfile and are never removed.
     builds: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// The CLI's flavour, asked once (`<bin> --version`) when first reachable.
+    engine: tokio::sync::OnceCell<Engine>,
 }
 
 impl DockerExecutor {
@@ -87,6 +110,7 @@ impl DockerExecutor {
             settings,
             client,
             builds: Mutex::default(),
+            engine: tokio::sync::OnceCell::new(),
         }
     }
 }
@@ -104,6 +128,11 @@ struct Payload {
     env: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pull: Pull,
+    /// A network (the operator's `WORKER_DOCKER_NETWORK`) instead of none.
+    #[serde(default)]
+    network: bool,
+    /// Overrides `WORKER_DOCKER_READ_ONLY` for an image that must write.
+    read_only: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -112,6 +141,17 @@ enum Pull {
     #[default]
     Missing,
     Always,
+    Never,
+}
+
+impl Pull {
+    fn as_str(self) -> &'static str {
+        match self {
+            Pull::Missing => "missing",
+            Pull::Always => "always",
+            Pull::Never => "never",
+        }
+    }
 }
 
 /// How a captured CLI command ended.
@@ -173,6 +213,31 @@ fn describe(status: ExitStatus) -> String {
     }
 }
 
+/// The last line of a build's output that reads like an error, for the
+/// attempt's error message (the whole tail is in its output).
+fn last_error_line(output: &str) -> Option<String> {
+    output
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.to_ascii_lowercase().contains("error"))
+        .map(|l| l.chars().take(300).collect())
+}
+
+/// Kills and removes a container; either may find it gone.
+async fn remove_container(bin: &std::path::Path, name: &str) {
+    for args in [kill_args(name), remove_args(name)] {
+        let mut command = Command::new(bin);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let _ = tokio::time::timeout(QUICK_COMMAND_TIMEOUT, command.status()).await;
+    }
+}
+
 fn no_engine(detail: String) -> Failure {
     // Not permanent: another worker, or this one a bit later, may reach one.
     Failure::new(format!(
@@ -192,7 +257,9 @@ impl DockerExecutor {
         command
     }
 
-    async fn check_engine(&self) -> Result<(), Failure> {
+    /// Asks the engine for its version (is it reachable?) and, the first
+    /// time, the CLI for its flavour.
+    async fn check_engine(&self) -> Result<Engine, Failure> {
         let bin = self.settings.bin.display();
         let mut command = self.docker(version_args());
         command.stdout(Stdio::null()).stderr(Stdio::piped());
@@ -204,7 +271,23 @@ impl DockerExecutor {
             Ok(Err(e)) => Err(no_engine(format!(
                 "cannot run the Docker CLI {bin:?} ({e}); install it or set WORKER_DOCKER_BIN"
             ))),
-            Ok(Ok(out)) if out.status.success() => Ok(()),
+            Ok(Ok(out)) if out.status.success() => Ok(*self
+                .engine
+                .get_or_init(|| async {
+                    let mut command = self.docker(vec!["--version".into()]);
+                    command.stderr(Stdio::null());
+                    match tokio::time::timeout(QUICK_COMMAND_TIMEOUT, command.output()).await {
+                        Ok(Ok(out))
+                            if String::from_utf8_lossy(&out.stdout)
+                                .to_ascii_lowercase()
+                                .contains("podman") =>
+                        {
+                            Engine::Podman
+                        }
+                        _ => Engine::Docker,
+                    }
+                })
+                .await),
             Ok(Ok(out)) => Err(no_engine(format!(
                 "`{bin} version` failed with {}: {}",
                 describe(out.status),
@@ -227,6 +310,7 @@ impl DockerExecutor {
     async fn ensure_image(
         &self,
         digest: &str,
+        engine: Engine,
         cancel: &CancellationToken,
     ) -> Result<String, Failure> {
         let tag = image_tag(digest);
@@ -243,19 +327,35 @@ impl DockerExecutor {
                 return Err(Failure::new("stopped: cancelled while waiting for the image build"));
             }
         };
+        let cache = Cache::new(&self.settings.cache_dir);
+        // Marks the digest used, so the janitor keeps it for another TTL.
+        cache.touch(digest).await;
         if self.image_exists(&tag).await {
             return Ok(tag);
         }
         tracing::info!(%tag, "building the image of a job's Dockerfile");
-        let context = Cache::new(&self.settings.cache_dir).context(digest);
-        let ended = run_captured(self.docker(build_args(&tag, &context)), cancel, Keep::Tail)
+        let context = cache.context(digest);
+        let args = build_args(
+            &tag,
+            digest,
+            &context,
+            engine,
+            self.settings.limits.pull_never,
+        );
+        let ended = run_captured(self.docker(args), cancel, Keep::Tail)
             .await
             .map_err(|e| Failure::new(format!("starting docker build: {e}")))?;
         match ended {
             Ended::Exited(status, _) if status.success() => Ok(tag),
-            Ended::Exited(status, output) => Err(Failure::new(format!(
-                "docker build of {tag} failed with {}",
-                describe(status)
+            // Permanent: a retry would build the same Dockerfile again.
+            Ended::Exited(status, output) => Err(Failure::permanent(format!(
+                "the Dockerfile does not build: docker build of {tag} failed with {}{}",
+                describe(status),
+                output
+                    .as_deref()
+                    .and_then(last_error_line)
+                    .map(|l| format!(": {l}"))
+                    .unwrap_or_default()
             ))
             .with_output(output)),
             Ended::Cancelled(output) => {
@@ -264,13 +364,9 @@ impl DockerExecutor {
         }
     }
 
-    /// Kills and removes the job's container; either may find it gone.
-    async fn remove_container(&self, job: Uuid) {
-        for args in [kill_args(job), remove_args(job)] {
-            let mut command = self.docker(args);
-            command.stdout(Stdio::null()).stderr(Stdio::null());
-            let _ = tokio::time::timeout(QUICK_COMMAND_TIMEOUT, command.status()).await;
-        }
+    /// Kills and removes a container; either may find it gone.
+    async fn remove_container(&self, name: &str) {
+        remove_container(&self.settings.bin, name).await;
     }
 }
 
@@ -284,9 +380,26 @@ impl Executor for DockerExecutor {
         }
         let payload: Payload = serde_json::from_value(ctx.payload.clone())
             .map_err(|e| Failure::permanent(format!("invalid docker payload: {e}")))?;
-        self.check_engine().await?;
-        let (image, dockerfile_digest) = match (&payload.image, &payload.dockerfile_url) {
-            (Some(image), None) => (image.clone(), None),
+        let engine = self.check_engine().await?;
+        let limits = &self.settings.limits;
+        let (image, dockerfile_digest, pull) = match (&payload.image, &payload.dockerfile_url) {
+            (Some(image), None) => {
+                let pull = match (payload.pull, limits.pull_never) {
+                    (Pull::Always, true) => {
+                        return Err(Failure::permanent(
+                            "payload.pull is always, but this worker never pulls (WORKER_DOCKER_PULL=never)",
+                        ))
+                    }
+                    (_, true) => Pull::Never,
+                    (pull, false) => pull,
+                };
+                if pull == Pull::Never && !self.image_exists(image).await {
+                    return Err(Failure::permanent(format!(
+                        "the image {image} is not present on this worker's engine, and it is not pulled (pull: never)"
+                    )));
+                }
+                (image.clone(), None, pull)
+            }
             (None, Some(url)) => {
                 let digest = tokio::select! {
                     digest = self.fetch_dockerfile(url) => digest?,
@@ -294,7 +407,9 @@ impl Executor for DockerExecutor {
                         return Err(Failure::new("stopped: cancelled while downloading the Dockerfile"));
                     }
                 };
-                (self.ensure_image(&digest, &ctx.cancel).await?, Some(digest))
+                let tag = self.ensure_image(&digest, engine, &ctx.cancel).await?;
+                // Built here: the tag is local, never a registry's.
+                (tag, Some(digest), Pull::Never)
             }
             _ => {
                 return Err(Failure::permanent(
@@ -302,18 +417,41 @@ impl Executor for DockerExecutor {
                 ))
             }
         };
+        let network = match (payload.network, limits.network.as_str()) {
+            (false, _) => "none",
+            (true, "none") => {
+                return Err(Failure::permanent(
+                    "the job asks for a network, and this worker gives none (WORKER_DOCKER_NETWORK=none)",
+                ))
+            }
+            (true, network) => network,
+        };
         let env: BTreeMap<String, String> = payload
             .env
             .iter()
             .filter_map(|(k, v)| Some((k.clone(), conveyor_shared::secrets::reveal(v)?.to_owned())))
             .collect();
-        let args = run_args(ctx.id, &image, &env, &payload.command, payload.pull);
+        let args = run_args(&RunSpec {
+            job: ctx.id,
+            attempt: ctx.attempt,
+            worker: &ctx.worker,
+            scope: &self.settings.scope,
+            image: &image,
+            env: &env,
+            command: &payload.command,
+            pull,
+            network,
+            read_only: payload.read_only.unwrap_or(limits.read_only),
+            limits,
+            engine,
+        });
         let ended = run_captured(self.docker(args), &ctx.cancel, Keep::Head)
             .await
             .map_err(|e| Failure::new(format!("starting docker run: {e}")))?;
         match ended {
             Ended::Cancelled(output) => {
-                self.remove_container(ctx.id).await;
+                self.remove_container(&container_name(ctx.id, ctx.attempt))
+                    .await;
                 Err(Failure::new("stopped: container killed").with_output(output))
             }
             Ended::Exited(status, output) => {

@@ -24,9 +24,18 @@ pub(super) fn ctx(payload: Value) -> JobContext {
         name: "t".into(),
         payload,
         attempt: 1,
+        worker: "test-worker".into(),
         parents: Default::default(),
         cancel: CancellationToken::new(),
     }
+}
+
+/// The default container limits.
+pub(super) fn limits() -> conveyor_shared::config::DockerConfig {
+    conveyor_shared::config::DockerConfig::from_env(
+        &std::collections::HashMap::<String, String>::new(),
+    )
+    .expect("default docker settings")
 }
 
 pub(super) fn strings(args: &[&str]) -> Vec<String> {
@@ -52,6 +61,8 @@ impl Scratch {
             bin,
             cache_dir: self.0.join("cache"),
             s3_endpoint: None,
+            scope: "test".into(),
+            limits: limits(),
         }
     }
 
@@ -76,7 +87,9 @@ impl Scratch {
 case "$1" in
   version) echo 28.2.2 ;;
   image) [ -e "{dir}/built-$3" ] || {{ echo "Error: No such image: $3" >&2; exit 1; }} ;;
-  build) [ -f "$4/Dockerfile" ] || exit 1; touch "{dir}/built-$3"; echo "Successfully tagged $3" ;;
+  build)
+    prev=""; for a; do [ "$prev" = "-t" ] && tag="$a"; prev="$a"; done
+    [ -f "$prev/Dockerfile" ] || exit 1; touch "{dir}/built-$tag"; echo "Successfully tagged $tag" ;;
   run)
     echo "hello from the container"
     echo "a warning" >&2

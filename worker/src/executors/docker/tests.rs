@@ -9,11 +9,38 @@ use conveyor_shared::executor::Executor;
 use serde_json::json;
 
 use super::args::{
-    build_args, image_tag, inspect_args, kill_args, remove_args, run_args, version_args,
+    build_args, container_name, image_tag, inspect_args, kill_args, remove_args, run_args,
+    version_args, RunSpec,
 };
 use super::cache::sha256_hex;
-use super::test_support::{ctx, strings, DockerfileServer, Scratch};
-use super::{DockerExecutor, Pull};
+use super::test_support::{ctx, limits, strings, DockerfileServer, Scratch};
+use super::{DockerExecutor, Engine, Pull};
+
+/// The `run` command line the executor builds for a test job with the
+/// default limits, through the fake (a Docker CLI).
+fn run_line(
+    job: uuid::Uuid,
+    image: &str,
+    env: &BTreeMap<String, String>,
+    command: &[String],
+    pull: Pull,
+) -> String {
+    run_args(&RunSpec {
+        job,
+        attempt: 1,
+        worker: "test-worker",
+        scope: "test",
+        image,
+        env,
+        command,
+        pull,
+        network: "none",
+        read_only: true,
+        limits: &limits(),
+        engine: Engine::Docker,
+    })
+    .join(" ")
+}
 
 #[tokio::test]
 async fn disabled_docker_fails_permanently_naming_the_variable() {
@@ -115,12 +142,13 @@ async fn a_dockerfile_job_builds_its_image_once_then_runs_it() {
         scratch.calls(),
         vec![
             version_args().join(" "),
+            "--version".to_string(),
             inspect_args(&tag).join(" "),
-            build_args(&tag, &context).join(" "),
-            run_args(first_id, &tag, &env, &command, Pull::Missing).join(" "),
+            build_args(&tag, &digest, &context, Engine::Docker, false).join(" "),
+            run_line(first_id, &tag, &env, &command, Pull::Never),
             version_args().join(" "),
             inspect_args(&tag).join(" "),
-            run_args(second_id, &tag, &env, &command, Pull::Missing).join(" "),
+            run_line(second_id, &tag, &env, &command, Pull::Never),
         ]
     );
     assert_eq!(
@@ -151,14 +179,14 @@ async fn an_image_job_runs_the_image_with_pull_always() {
         scratch.calls(),
         vec![
             version_args().join(" "),
-            run_args(
+            "--version".to_string(),
+            run_line(
                 id,
                 "alpine:3.20",
                 &BTreeMap::new(),
                 &strings(&["true"]),
                 Pull::Always
-            )
-            .join(" "),
+            ),
         ]
     );
 }
@@ -206,8 +234,57 @@ async fn cancel_kills_and_removes_the_container() {
     let calls = scratch.calls();
     assert_eq!(
         calls[calls.len() - 2..],
-        [kill_args(id).join(" "), remove_args(id).join(" ")],
+        [
+            kill_args(&container_name(id, 1)).join(" "),
+            remove_args(&container_name(id, 1)).join(" ")
+        ],
         "{calls:?}"
     );
-    assert!(calls[1].starts_with("run "), "{calls:?}");
+    assert!(calls[2].starts_with("run "), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_job_asking_for_a_network_fails_permanently_on_a_worker_that_gives_none() {
+    let scratch = Scratch::new();
+    let mut settings = scratch.settings(scratch.fake_docker());
+    settings.limits.network = "none".into();
+    let err = DockerExecutor::new(true, settings)
+        .execute(ctx(json!({"image": "alpine:3.20", "network": true})))
+        .await
+        .expect_err("refused");
+    assert!(err.permanent);
+    assert!(
+        err.error.contains("WORKER_DOCKER_NETWORK=none"),
+        "{}",
+        err.error
+    );
+    assert!(!scratch.calls().iter().any(|c| c.starts_with("run ")));
+}
+
+#[tokio::test]
+async fn a_worker_that_never_pulls_refuses_pull_always_and_a_missing_image() {
+    let scratch = Scratch::new();
+    let mut settings = scratch.settings(scratch.fake_docker());
+    settings.limits.pull_never = true;
+    let executor = DockerExecutor::new(true, settings);
+    let always = executor
+        .execute(ctx(json!({"image": "alpine:3.20", "pull": "always"})))
+        .await
+        .expect_err("refused");
+    assert!(always.permanent);
+    assert!(
+        always.error.contains("WORKER_DOCKER_PULL=never"),
+        "{}",
+        always.error
+    );
+    let missing = executor
+        .execute(ctx(json!({"image": "alpine:3.20"})))
+        .await
+        .expect_err("not present");
+    assert!(missing.permanent);
+    assert_eq!(
+        missing.error,
+        "the image alpine:3.20 is not present on this worker's engine, and it is not pulled (pull: never)"
+    );
+    assert!(!scratch.calls().iter().any(|c| c.starts_with("run ")));
 }
