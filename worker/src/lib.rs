@@ -129,7 +129,10 @@ pub async fn run_with_metrics(
     // start and then periodically by every worker that runs docker jobs.
     let janitor = config.allow_docker.then(|| {
         executors::docker_janitor(
-            docker_settings(&config, &std::sync::Arc::new(config.common.outbound.clone())),
+            docker_settings(
+                &config,
+                &std::sync::Arc::new(config.common.outbound.clone()),
+            ),
             pool.clone(),
             shutdown.clone(),
         )
