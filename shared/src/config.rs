@@ -462,8 +462,11 @@ pub struct HousekeepingConfig {
     pub enabled: bool,
     /// Tick of the leader: promote due jobs, reclaim expired leases.
     pub interval: Duration,
-    /// Period of the full Redis/Postgres reconcile.
+    /// Period of the quick Redis/Postgres reconcile (new jobs, expired
+    /// in-flight entries).
     pub reconcile_every: Duration,
+    /// Period of the full reconcile (every waiting job, stale ids dropped).
+    pub reconcile_full_every: Duration,
     /// Age after which finished jobs are deleted, in days.
     pub keep_succeeded_days: i64,
     pub keep_dead_days: i64,
@@ -485,6 +488,12 @@ impl HousekeepingConfig {
             });
         }
         let reconcile: u64 = parse(env, "RECONCILE_INTERVAL_SECS", 30, "a number of seconds")?;
+        let reconcile_full: u64 = parse(
+            env,
+            "RECONCILE_FULL_INTERVAL_SECS",
+            600,
+            "a number of seconds",
+        )?;
         let keep_succeeded_days = positive(
             parse(env, "RETENTION_SUCCEEDED_DAYS", 7i64, "a number of days")?,
             "RETENTION_SUCCEEDED_DAYS",
@@ -497,6 +506,7 @@ impl HousekeepingConfig {
             enabled: parse_bool(env, "WORKER_HOUSEKEEPING", true)?,
             interval: Duration::from_millis(interval),
             reconcile_every: Duration::from_secs(reconcile.max(1)),
+            reconcile_full_every: Duration::from_secs(reconcile_full.max(reconcile).max(1)),
             keep_succeeded_days,
             keep_dead_days,
         })

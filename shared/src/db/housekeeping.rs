@@ -2,6 +2,8 @@
 //! it holds (`fence`): once another worker has become leader, the epoch in
 //! `housekeeping_leader` has moved on and the write matches no row.
 
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -117,23 +119,69 @@ pub async fn reclaim_expired(
     .await
 }
 
-/// A page of waiting jobs of one status, in id order after `after`: what the
-/// reconciler makes sure Redis holds.
-pub async fn waiting_page(
-    pool: &PgPool,
-    status: JobStatus,
-    after: Option<Uuid>,
-    limit: i64,
-) -> sqlx::Result<Vec<Job>> {
+/// A job as the reconciler files it in Redis: the few columns it needs, not
+/// the row (payloads can be large, and a reconcile reads every waiting job).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Waiting {
+    pub id: Uuid,
+    pub queue: String,
+    pub priority: i16,
+    pub status: JobStatus,
+    pub run_at: DateTime<Utc>,
+}
+
+impl From<&Job> for Waiting {
+    fn from(job: &Job) -> Self {
+        Self {
+            id: job.id,
+            queue: job.queue.clone(),
+            priority: job.priority,
+            status: job.status,
+            run_at: job.run_at,
+        }
+    }
+}
+
+/// Every queued or scheduled job, streamed in one statement: one pass over
+/// the table rather than pages that each walk again the index entries a
+/// running drain has just left dead.
+pub fn all_waiting(pool: &PgPool) -> BoxStream<'_, sqlx::Result<Waiting>> {
     sqlx::query_as(
-        "select * from jobs where status = $1 and ($2::uuid is null or id > $2)
-         order by id limit $3",
+        "select id, queue, priority, status, run_at from jobs
+         where status = any($1)",
     )
-    .bind(status)
-    .bind(after)
-    .bind(limit)
-    .fetch_all(pool)
-    .await
+    .bind(&JobStatus::WAITING[..])
+    .fetch(pool)
+}
+
+/// The queued or scheduled jobs whose id is at least `from`. Job ids are
+/// UUIDv7, so this is every waiting job submitted since the time in `from`
+/// (see [`id_floor`]); a range scan of `jobs_status_id`.
+pub fn waiting_from(pool: &PgPool, from: Uuid) -> BoxStream<'_, sqlx::Result<Waiting>> {
+    sqlx::query_as(
+        "select id, queue, priority, status, run_at from jobs
+         where status = any($1) and id >= $2",
+    )
+    .bind(&JobStatus::WAITING[..])
+    .bind(from)
+    .fetch(pool)
+}
+
+/// The smallest UUIDv7 of the millisecond `at`: every id made at or after
+/// `at` sorts at or above it.
+pub fn id_floor(at: DateTime<Utc>) -> Uuid {
+    let ms = at.timestamp_millis().max(0) as u64;
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    Uuid::from_bytes(bytes)
+}
+
+/// The jobs of `ids` that still exist, with their status.
+pub async fn states(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<Waiting>> {
+    sqlx::query_as("select id, queue, priority, status, run_at from jobs where id = any($1)")
+        .bind(ids)
+        .fetch_all(pool)
+        .await
 }
 
 /// Of `ids`, those whose job is in one of `statuses`.

@@ -39,6 +39,9 @@ impl JobStatus {
         JobStatus::Skipped,
     ];
 
+    /// Waiting to be claimed: what Redis's ready and delayed sets hold.
+    pub const WAITING: [JobStatus; 2] = [JobStatus::Queued, JobStatus::Scheduled];
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobStatus::Blocked => "blocked",
@@ -54,6 +57,11 @@ impl JobStatus {
 
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// Waiting to be claimed (queued or scheduled).
+    pub fn is_waiting(self) -> bool {
+        Self::WAITING.contains(&self)
     }
 
     /// Final states: the job will not run again unless retried by hand.

@@ -60,9 +60,16 @@ impl Keys {
         format!("{}:leader", self.prefix)
     }
 
-    /// Present while Redis holds what the reconciler last put there.
+    /// Present while Redis holds what the reconciler last put there; holds
+    /// the time (ms) up to which the reconciler has covered PostgreSQL.
     pub fn sentinel(&self) -> String {
         format!("{}:reconciled", self.prefix)
+    }
+
+    /// Present while a full reconcile runs; a flush in the meantime removes
+    /// it, so the reconcile does not set the sentinel over data it missed.
+    pub fn reconciling(&self) -> String {
+        format!("{}:reconciling", self.prefix)
     }
 
     /// The member of a delayed entry.

@@ -10,6 +10,7 @@ pub(super) struct Scripts {
     leader: redis::Script,
     release: redis::Script,
     restore: redis::Script,
+    reconciled: redis::Script,
 }
 
 impl Scripts {
@@ -18,6 +19,7 @@ impl Scripts {
             leader: redis::Script::new(include_str!("leader.lua")),
             release: redis::Script::new(include_str!("release.lua")),
             restore: redis::Script::new(include_str!("restore.lua")),
+            reconciled: redis::Script::new(include_str!("reconciled.lua")),
         }
     }
 }
@@ -78,15 +80,66 @@ impl RedisQueue {
         Ok(())
     }
 
-    /// Records that a full reconcile finished.
-    pub async fn mark_reconciled(&self) -> anyhow::Result<()> {
+    /// Notes that a full reconcile covering PostgreSQL up to `from` starts.
+    pub async fn begin_full_reconcile(&self, from: DateTime<Utc>) -> anyhow::Result<()> {
         let mut conn = self.conn().await?;
         redis::cmd("SET")
-            .arg(self.keys.sentinel())
-            .arg(Utc::now().to_rfc3339())
+            .arg(self.keys.reconciling())
+            .arg(from.timestamp_millis())
             .query_async::<()>(&mut *conn)
             .await?;
         Ok(())
+    }
+
+    /// Records that a reconcile begun at `from` finished: the sentinel then
+    /// holds `from`. A full reconcile sets the sentinel only if Redis kept its
+    /// `reconciling` mark meanwhile (no flush while it ran); a quick one only
+    /// moves a sentinel that exists. Returns whether the sentinel was set.
+    pub async fn mark_reconciled(&self, from: DateTime<Utc>, full: bool) -> anyhow::Result<bool> {
+        let mut conn = self.conn().await?;
+        let set: i64 = self
+            .scripts
+            .reconciled
+            .key(self.keys.sentinel())
+            .key(self.keys.reconciling())
+            .arg(from.timestamp_millis())
+            .arg(u8::from(full))
+            .invoke_async(&mut *conn)
+            .await?;
+        Ok(set == 1)
+    }
+
+    /// Up to when the last reconcile covered PostgreSQL, if Redis says so.
+    pub async fn reconciled_through(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        let mut conn = self.conn().await?;
+        let raw: Option<String> = redis::cmd("GET")
+            .arg(self.keys.sentinel())
+            .query_async(&mut *conn)
+            .await?;
+        Ok(raw
+            .and_then(|r| r.parse::<i64>().ok())
+            .and_then(DateTime::from_timestamp_millis))
+    }
+
+    /// In-flight ids of `queue` whose lease deadline is before `now` (at
+    /// most `limit`): claims whose worker never started them or never said
+    /// how they ended.
+    pub async fn expired_inflight(
+        &self,
+        queue: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<String>> {
+        let mut conn = self.conn().await?;
+        Ok(redis::cmd("ZRANGEBYSCORE")
+            .arg(self.keys.inflight(queue))
+            .arg("-inf")
+            .arg(now.timestamp_millis())
+            .arg("LIMIT")
+            .arg(0)
+            .arg(limit)
+            .query_async(&mut *conn)
+            .await?)
     }
 
     /// Adds the waiting `jobs` (id, priority, due) of `queue` that Redis does

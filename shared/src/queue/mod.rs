@@ -28,7 +28,7 @@ pub fn discard(conn: RedisConn) {
 }
 
 use crate::events::StatusEvent;
-use crate::model::{Job, JobStatus};
+use crate::model::Job;
 
 /// The most wake-up tokens one queue's list holds; more would only make idle
 /// workers try empty claims.
@@ -391,9 +391,4 @@ impl RedisQueue {
             .await?;
         Ok((ready, delayed, inflight))
     }
-}
-
-/// Whether a job in this state belongs in the ready or delayed set.
-pub fn is_waiting(status: JobStatus) -> bool {
-    matches!(status, JobStatus::Queued | JobStatus::Scheduled)
 }

@@ -2,7 +2,7 @@
 //! already moves due entries in Redis; this keeps the truth in step and
 //! restores any entry Redis is missing.)
 
-use conveyor_shared::db::housekeeping as sql;
+use conveyor_shared::db::housekeeping::{self as sql, Waiting};
 use conveyor_shared::events::StatusEvent;
 use conveyor_shared::queue::QueueOp;
 
@@ -17,7 +17,8 @@ pub(super) async fn run(worker: &Worker, fence: i64) -> anyhow::Result<()> {
         if jobs.is_empty() {
             return Ok(());
         }
-        restore_jobs(worker, &jobs).await?;
+        let waiting: Vec<Waiting> = jobs.iter().map(Waiting::from).collect();
+        restore_jobs(worker, &waiting).await?;
         let now = worker.clock.now();
         let events = jobs.iter().map(|j| StatusEvent::of(j, now)).collect();
         worker.queue.apply(&[QueueOp::Publish(events)]).await?;

@@ -14,7 +14,7 @@ use conveyor_shared::db::{definitions, jobs, schedules as sql, workflows};
 use conveyor_shared::events::StatusEvent;
 use conveyor_shared::model::schedule::{self, Schedule, Target, MISFIRE_GRACE};
 use conveyor_shared::model::Job;
-use conveyor_shared::queue::{is_waiting, QueueOp, RedisQueue};
+use conveyor_shared::queue::{QueueOp, RedisQueue};
 use sqlx::{PgConnection, PgPool};
 use tracing::{info, warn};
 use uuid::Uuid;
@@ -163,7 +163,7 @@ async fn announce(queue: &RedisQueue, jobs: &[Job], now: DateTime<Utc>) {
     )];
     ops.extend(
         jobs.iter()
-            .filter(|j| is_waiting(j.status))
+            .filter(|j| j.status.is_waiting())
             .map(QueueOp::enqueue),
     );
     if let Err(e) = queue.apply(&ops).await {
