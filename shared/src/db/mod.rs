@@ -69,18 +69,19 @@ async fn connect_once(
 ) -> anyhow::Result<PgPool> {
     let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid URL")?;
     create_database_if_missing(&options).await?;
+    let cannot_connect = || {
+        format!(
+            "cannot connect to DATABASE_URL ({})",
+            crate::secrets::redact_url(url)
+        )
+    };
     // Migrations may take long on a large table: their own connection, with
     // no statement timeout.
     let migrating = PgPoolOptions::new()
         .max_connections(1)
         .connect_with(options.clone())
         .await
-        .with_context(|| {
-            format!(
-                "cannot connect to DATABASE_URL ({})",
-                crate::secrets::redact_url(url)
-            )
-        })?;
+        .with_context(cannot_connect)?;
     MIGRATOR
         .run(&migrating)
         .await
@@ -103,12 +104,7 @@ async fn connect_once(
         .test_before_acquire(false)
         .connect_with(options)
         .await
-        .with_context(|| {
-            format!(
-                "cannot connect to DATABASE_URL ({})",
-                crate::secrets::redact_url(url)
-            )
-        })?;
+        .with_context(cannot_connect)?;
     Ok(pool)
 }
 
