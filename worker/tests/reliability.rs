@@ -493,3 +493,77 @@ async fn folding_the_counters_changes_no_count_and_empties_the_deltas() {
     assert_eq!(total, 3);
     stack.stop().await;
 }
+
+/// Issue #11, item 11: a reconcile that takes many leases (here held up by a
+/// lock on the pause flags it reads first) runs beside the housekeeping tick,
+/// so the leader keeps renewing its lease and keeps its epoch.
+#[tokio::test]
+async fn a_long_reconcile_does_not_let_the_leader_lease_lapse() {
+    let mut stack = Stack::api_only().await;
+    // A lease of 5 ticks of 100 ms: 500 ms.
+    stack.add_worker(&FAST).await;
+    let pool = stack.env.pool.clone();
+    let sentinel = format!("{}:reconciled", stack.env.prefix);
+    let client = redis::Client::open(stack.env.redis_url.as_str()).expect("redis url");
+    let mut redis = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let epoch = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select epoch from housekeeping_leader where holder is not null",
+        )
+        .fetch_optional(&pool)
+        .await
+        .expect("leader")
+    };
+    wait_until("a leader", || async { epoch().await.is_some() }).await;
+    let sentinel_set = |mut redis: redis::aio::MultiplexedConnection, key: String| async move {
+        redis::cmd("EXISTS")
+            .arg(key)
+            .query_async::<bool>(&mut redis)
+            .await
+            .expect("exists")
+    };
+    wait_until("the first reconcile", || {
+        sentinel_set(redis.clone(), sentinel.clone())
+    })
+    .await;
+    let before = epoch().await;
+
+    let mut lock = pool.begin().await.expect("begin");
+    sqlx::query("lock table queues in access exclusive mode")
+        .execute(&mut *lock)
+        .await
+        .expect("lock");
+    // Without the sentinel the next tick starts a rebuild, which waits on the lock.
+    redis::cmd("DEL")
+        .arg(&sentinel)
+        .query_async::<()>(&mut redis)
+        .await
+        .expect("del");
+    wait_until("the reconcile waiting on the lock", || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from pg_stat_activity
+             where wait_event_type = 'Lock' and query like '%from queues%'",
+        )
+        .fetch_one(&stack.env.pool)
+        .await
+        .expect("activity")
+            > 0
+    })
+    .await;
+    // Eight leases long.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(epoch().await, before, "the leader lost its lease meanwhile");
+    lock.rollback().await.expect("rollback");
+
+    wait_until("the reconcile to finish", || {
+        sentinel_set(redis.clone(), sentinel.clone())
+    })
+    .await;
+    assert_eq!(epoch().await, before);
+    let job = stack.submit(json!({"kind": "noop"})).await;
+    stack.wait_for_status(&id_of(&job), "succeeded", WAIT).await;
+    stack.stop().await;
+}
