@@ -437,3 +437,103 @@ async fn bulk_actions_apply_to_ids_or_a_filter_and_skip_what_does_not_fit() {
     assert_eq!(stats["total"], 3, "{stats}");
     stack.stop().await;
 }
+
+/// `live_jobs` (migration 0011) holds exactly the jobs that are not final,
+/// with their status, due time and lease, whatever moved them: submit, a
+/// delay, a claim, a finish, a failure with retry, dead, cancel, a retry by
+/// hand. Each status is listed through whichever index holds it.
+#[tokio::test]
+async fn live_jobs_mirrors_every_job_not_final_and_each_status_lists() {
+    let mut stack = Stack::api_only().await;
+    let pool = stack.env.pool.clone();
+    let mismatches = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from (
+                 select id, status, run_at, lease_expires_at from jobs
+                 where status in ('blocked', 'scheduled', 'queued', 'running')
+             ) j full join live_jobs l using (id)
+             where j.id is null or l.id is null
+                or (j.status, j.run_at, j.lease_expires_at)
+                   is distinct from (l.status, l.run_at, l.lease_expires_at)",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("compare")
+    };
+    let ok = id_of(&stack.submit(json!({"kind": "noop"})).await);
+    let later = id_of(
+        &stack
+            .submit(json!({"kind": "noop", "delay_ms": 3_600_000}))
+            .await,
+    );
+    let cancelled = id_of(
+        &stack
+            .submit(json!({"kind": "noop", "delay_ms": 3_600_000}))
+            .await,
+    );
+    let failing = id_of(
+        &stack
+            .submit(json!({
+                "kind": "shell",
+                "payload": {"argv": ["sh", "-c", "exit 3"]},
+                "max_attempts": 2,
+                "backoff": {"base_ms": 100, "max_ms": 100},
+            }))
+            .await,
+    );
+    let long = id_of(
+        &stack
+            .submit(json!({"kind": "sleep", "payload": {"ms": 60_000}}))
+            .await,
+    );
+    assert_eq!(mismatches().await, 0, "after submits");
+    stack.add_worker(&[("WORKER_ALLOW_SHELL", "1")]).await;
+    stack.wait_for_status(&ok, "succeeded", WAIT).await;
+    stack.wait_for_status(&failing, "dead", WAIT).await;
+    stack.wait_for_status(&long, "running", WAIT).await;
+    let (status, _) = stack
+        .post(&format!("/api/v1/jobs/{cancelled}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(mismatches().await, 0, "after runs, a death and a cancel");
+
+    let listed = |status: &'static str| {
+        let stack = &stack;
+        async move {
+            let (code, page) = stack.get(&format!("/api/v1/jobs?status={status}")).await;
+            assert_eq!(code, StatusCode::OK, "{page}");
+            page["jobs"]
+                .as_array()
+                .expect("jobs")
+                .iter()
+                .map(id_of)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed("succeeded").await, vec![ok.clone()]);
+    assert_eq!(listed("scheduled").await, vec![later.clone()]);
+    assert_eq!(listed("running").await, vec![long.clone()]);
+    assert_eq!(listed("dead").await, vec![failing.clone()]);
+    assert_eq!(listed("cancelled").await, vec![cancelled.clone()]);
+    assert!(listed("queued").await.is_empty());
+
+    // A retry by hand brings the dead job back (into live_jobs), and it dies again.
+    let (status, _) = stack
+        .post(&format!("/api/v1/jobs/{failing}/retry"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(mismatches().await, 0, "after a retry");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stack.wait_for_status(&failing, "dead", WAIT).await;
+    let (status, _) = stack
+        .post(&format!("/api/v1/jobs/{long}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(mismatches().await, 0, "after a second death and a cancel");
+    let left: Vec<String> = sqlx::query_scalar("select id::text from live_jobs")
+        .fetch_all(&pool)
+        .await
+        .expect("live");
+    assert_eq!(left, vec![later]);
+    stack.stop().await;
+}

@@ -390,25 +390,41 @@ async fn finished_jobs_are_deleted_after_their_retention_age() {
     for _ in 0..4 {
         ids.push(id_of(&stack.submit(json!({"kind": "noop"})).await));
     }
+    // Each job is aged as if submitted the day before it finished: its
+    // UUIDv7 id carries that time too (retention scans by id).
     let age = |status: &'static str, days: i32, id: String| {
         let pool = pool.clone();
         async move {
             sqlx::query(
                 "update jobs set status = $2::job_status, attempt = 1,
-                        finished_at = now() - $3 * interval '1 day' where id = $1::uuid",
+                        finished_at = now() - $3 * interval '1 day',
+                        created_at = now() - ($3 + 1) * interval '1 day'
+                 where id = $1::uuid",
             )
-            .bind(id)
+            .bind(&id)
             .bind(status)
             .bind(days)
             .execute(&pool)
             .await
             .expect("age");
+            sqlx::query_scalar::<_, String>(
+                "update jobs set
+                        id = (lpad(to_hex((extract(epoch from created_at) * 1000)::int8), 12, '0')
+                              || substr(replace(id::text, '-', ''), 13))::uuid
+                 where id = $1::uuid returning id::text",
+            )
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .expect("age the id")
         }
     };
-    age("succeeded", 8, ids[0].clone()).await; // past 7 days: deleted
-    age("succeeded", 2, ids[1].clone()).await; // recent: kept
-    age("dead", 8, ids[2].clone()).await; // dead are kept 30 days
-    age("dead", 31, ids[3].clone()).await; // deleted
+    let ids = [
+        age("succeeded", 8, ids[0].clone()).await, // past 7 days: deleted
+        age("succeeded", 2, ids[1].clone()).await, // recent: kept
+        age("dead", 8, ids[2].clone()).await,      // dead are kept 30 days
+        age("dead", 31, ids[3].clone()).await,     // deleted
+    ];
     stack.add_worker(&FAST).await;
     wait_until("retention", || async { stack.job_count().await == 2 }).await;
     let (status, _) = stack.get(&format!("/api/v1/jobs/{}", ids[0])).await;

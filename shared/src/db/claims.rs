@@ -156,19 +156,19 @@ pub async fn finish<'e>(
         finished.push(f.finished_at);
     }
     sqlx::query_scalar(
-        "with input as (
-             select * from unnest($1::uuid[], $2::int4[], $3::text[], $4::text[],
-                                  $5::timestamptz[], $6::text[], $7::jsonb[], $8::text[],
-                                  $9::timestamptz[], $10::timestamptz[])
-                 as t(id, attempt, outcome, status, run_at, error, result, output, finished_at,
-                      started_at)
-         ), attempts as (
+        // The input is read twice, by the attempts' insert and by the update,
+        // rather than shared through a CTE: joined to a materialised CTE the
+        // update compared every pair of rows (docs/performance.md), while
+        // `unnest` joins by the primary key, one probe per outcome.
+        "with attempts as (
              -- An attempt row opened before migration 0010 is still updated.
              insert into job_attempts as a (job_id, attempt, worker_id, outcome, started_at,
                                             finished_at, error, output)
              select id, attempt, $11, outcome::attempt_outcome, started_at, finished_at,
                     error, output
-             from input
+             from unnest($1::uuid[], $2::int4[], $3::text[], $6::text[], $8::text[],
+                         $9::timestamptz[], $10::timestamptz[])
+                 as t(id, attempt, outcome, error, output, finished_at, started_at)
              on conflict (job_id, attempt) do update
                  set outcome = excluded.outcome, finished_at = excluded.finished_at,
                      error = excluded.error, output = excluded.output
@@ -184,7 +184,9 @@ pub async fn finish<'e>(
                 finished_at = case when i.status in ('succeeded', 'dead', 'cancelled')
                                    then i.finished_at end,
                 updated_at = now()
-         from input i
+         from unnest($1::uuid[], $2::int4[], $3::text[], $4::text[], $5::timestamptz[],
+                     $6::text[], $7::jsonb[], $9::timestamptz[])
+             as i(id, attempt, outcome, status, run_at, error, result, finished_at)
          where j.id = i.id and j.status = 'running' and j.attempt = i.attempt
          returning j.id",
     )

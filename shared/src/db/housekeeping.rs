@@ -46,8 +46,10 @@ pub async fn check_epoch(
 pub async fn promote_due(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as(
         "update jobs set status = 'queued', updated_at = now()
-         where id in (select id from jobs where status = 'scheduled' and run_at <= now()
-                      order by run_at limit $2 for update skip locked)
+         where id in (select j.id from live_jobs l join jobs j on j.id = l.id
+                      where l.status = 'scheduled' and l.run_at <= now()
+                        and j.status = 'scheduled' and j.run_at <= now()
+                      order by l.run_at limit $2 for update of j skip locked)
            and exists (select 1 from housekeeping_leader where id = 1 and epoch = $1)
          returning *",
     )
@@ -80,12 +82,14 @@ pub async fn reclaim_expired(
              select j.id, j.attempt, j.lease_owner, j.started_at,
                     (select count(*) from job_attempts a
                       where a.job_id = j.id and a.outcome = 'lost') as lost_before
-             from jobs j
-             where j.status = 'running'
+             from live_jobs l join jobs j on j.id = l.id
+             where l.status = 'running'
+               and l.lease_expires_at < now() - $3 * interval '1 millisecond'
+               and j.status = 'running'
                and j.lease_expires_at < now() - $3 * interval '1 millisecond'
                and ($4::timestamptz is null or now() <= $4)
                and exists (select 1 from fence)
-             order by j.lease_expires_at limit $2
+             order by l.lease_expires_at limit $2
              for update of j skip locked
          ), attempts as (
              -- The attempt's row is written when it ends (migration 0010);
@@ -142,13 +146,13 @@ impl From<&Job> for Waiting {
     }
 }
 
-/// Every queued or scheduled job, streamed in one statement: one pass over
-/// the table rather than pages that each walk again the index entries a
-/// running drain has just left dead.
+/// Every queued or scheduled job, streamed in one statement: the waiting
+/// entries of `live_jobs`, each joined to its row.
 pub fn all_waiting(pool: &PgPool) -> BoxStream<'_, sqlx::Result<Waiting>> {
     sqlx::query_as(
-        "select id, queue, priority, status, run_at from jobs
-         where status = any($1)",
+        "select j.id, j.queue, j.priority, j.status, j.run_at
+         from live_jobs l join jobs j on j.id = l.id
+         where l.status = any($1) and j.status = any($1)",
     )
     .bind(&JobStatus::WAITING[..])
     .fetch(pool)
@@ -156,11 +160,12 @@ pub fn all_waiting(pool: &PgPool) -> BoxStream<'_, sqlx::Result<Waiting>> {
 
 /// The queued or scheduled jobs whose id is at least `from`. Job ids are
 /// UUIDv7, so this is every waiting job submitted since the time in `from`
-/// (see [`id_floor`]); a range scan of `jobs_status_id`.
+/// (see [`id_floor`]); a range scan of `live_jobs`' primary key.
 pub fn waiting_from(pool: &PgPool, from: Uuid) -> BoxStream<'_, sqlx::Result<Waiting>> {
     sqlx::query_as(
-        "select id, queue, priority, status, run_at from jobs
-         where status = any($1) and id >= $2",
+        "select j.id, j.queue, j.priority, j.status, j.run_at
+         from live_jobs l join jobs j on j.id = l.id
+         where l.id >= $2 and l.status = any($1) and j.status = any($1)",
     )
     .bind(&JobStatus::WAITING[..])
     .bind(from)
@@ -198,26 +203,44 @@ pub async fn with_status(
 }
 
 /// Deletes up to `limit` jobs in `status` that finished more than `days` ago
-/// (their attempts go with them). Returns how many were deleted.
+/// (their attempts go with them), oldest id first and after `after`. Returns
+/// how many were deleted and the last id deleted, where the next batch goes on.
+///
+/// `jobs` has no index on `finished_at` (it would make every finish a
+/// non-HOT update: migration 0011). A job finished more than `days` ago was
+/// submitted before then, and ids are UUIDv7, so succeeded jobs are found by
+/// a range scan of the primary key that ends at the first id of that time;
+/// dead, cancelled and skipped jobs through their partial index.
 pub async fn delete_finished(
     pool: &PgPool,
     fence: i64,
     status: JobStatus,
     days: i64,
+    after: Option<Uuid>,
     limit: i64,
-) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+) -> sqlx::Result<(u64, Option<Uuid>)> {
+    let by_status = if status == JobStatus::Succeeded {
+        "status = $2"
+    } else {
+        "rare_final = $2"
+    };
+    let ids: Vec<Uuid> = sqlx::query_scalar(&format!(
         "delete from jobs where id in (
              select id from jobs
-             where status = $2 and finished_at < now() - $3 * interval '1 day'
-             order by finished_at limit $4)
-           and exists (select 1 from housekeeping_leader where id = 1 and epoch = $1)",
-    )
+             where {by_status} and status = $2
+               and id > $5 and id < $6
+               and finished_at < now() - $3 * interval '1 day'
+             order by id limit $4)
+           and exists (select 1 from housekeeping_leader where id = 1 and epoch = $1)
+         returning id"
+    ))
     .bind(fence)
     .bind(status)
     .bind(days as f64)
     .bind(limit)
-    .execute(pool)
+    .bind(after.unwrap_or(Uuid::nil()))
+    .bind(id_floor(chrono::Utc::now() - chrono::Duration::days(days)))
+    .fetch_all(pool)
     .await?;
-    Ok(done.rows_affected())
+    Ok((ids.len() as u64, ids.into_iter().max()))
 }

@@ -197,27 +197,29 @@ impl Cursor {
     }
 }
 
+/// The filters other than status, on `jobs j`.
 fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &JobFilter) {
-    if let Some(status) = filter.status {
-        q.push(" and status = ").push_bind(status);
-    }
     if let Some(queue) = &filter.queue {
-        q.push(" and queue = ").push_bind(queue.clone());
+        q.push(" and j.queue = ").push_bind(queue.clone());
     }
     if let Some(kind) = &filter.kind {
-        q.push(" and kind = ").push_bind(kind.clone());
+        q.push(" and j.kind = ").push_bind(kind.clone());
     }
     if let Some(name) = &filter.name {
         let escaped = name
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
-        q.push(" and name ilike ").push_bind(format!("%{escaped}%"));
+        q.push(" and j.name ilike ")
+            .push_bind(format!("%{escaped}%"));
     }
 }
 
 /// One page of jobs in `sort` order, after `cursor`. Keyset pagination: each
-/// page is an index range scan, however deep.
+/// page is an index range scan, however deep. Where the jobs of a status are
+/// found (migration 0011): jobs not final through `live_jobs`, dead,
+/// cancelled and skipped ones through their partial index, succeeded ones
+/// (most jobs) by the primary key.
 pub async fn list(
     pool: &PgPool,
     filter: &JobFilter,
@@ -225,14 +227,36 @@ pub async fn list(
     cursor: Option<Cursor>,
     limit: u32,
 ) -> sqlx::Result<Vec<Job>> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("select * from jobs where true");
+    let mut q: QueryBuilder<Postgres>;
+    // The id column the page is ordered by: live_jobs' own when it leads.
+    let mut key = "j.id";
+    match filter.status {
+        Some(status) if !status.is_final() => {
+            q = QueryBuilder::new(
+                "select j.* from live_jobs l join jobs j on j.id = l.id where l.status = ",
+            );
+            q.push_bind(status)
+                .push(" and j.status = ")
+                .push_bind(status);
+            key = "l.id";
+        }
+        Some(status) if status != JobStatus::Succeeded => {
+            q = QueryBuilder::new("select j.* from jobs j where j.rare_final = ");
+            q.push_bind(status);
+        }
+        Some(status) => {
+            q = QueryBuilder::new("select j.* from jobs j where j.status = ");
+            q.push_bind(status);
+        }
+        None => q = QueryBuilder::new("select j.* from jobs j where true"),
+    }
     push_filter(&mut q, filter);
     match (sort, cursor) {
         (JobSort::Created, Some(c)) => {
-            q.push(" and id < ").push_bind(c.id);
+            q.push(format!(" and {key} < ")).push_bind(c.id);
         }
         (JobSort::Priority, Some(c)) => {
-            q.push(" and (priority, id) < (")
+            q.push(" and (j.priority, j.id) < (")
                 .push_bind(c.priority.unwrap_or(i16::MAX))
                 .push(", ")
                 .push_bind(c.id)
@@ -240,28 +264,74 @@ pub async fn list(
         }
         (_, None) => {}
     }
-    q.push(match sort {
-        JobSort::Created => " order by id desc limit ",
-        JobSort::Priority => " order by priority desc, id desc limit ",
-    })
-    .push_bind(i64::from(limit));
+    match sort {
+        JobSort::Created => q.push(format!(" order by {key} desc limit ")),
+        JobSort::Priority => q.push(" order by j.priority desc, j.id desc limit "),
+    };
+    q.push_bind(i64::from(limit));
     q.build_query_as().fetch_all(pool).await
 }
 
 /// Ids of the jobs matching `filter` whose status is one of `eligible`,
-/// newest first, at most `limit`.
+/// newest first, at most `limit`: one branch per place the statuses are
+/// found (see [`list`]), each an index scan.
 pub async fn matching_ids(
     pool: &PgPool,
     filter: &JobFilter,
     eligible: &[JobStatus],
     limit: i64,
 ) -> sqlx::Result<Vec<Uuid>> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("select id from jobs where true");
-    push_filter(&mut q, filter);
-    q.push(" and status = any(")
-        .push_bind(eligible.to_vec())
-        .push(")");
-    q.push(" order by id desc limit ").push_bind(limit);
+    let wanted: Vec<JobStatus> = eligible
+        .iter()
+        .copied()
+        .filter(|s| filter.status.is_none_or(|f| f == *s))
+        .collect();
+    let live: Vec<JobStatus> = wanted.iter().copied().filter(|s| !s.is_final()).collect();
+    let rare: Vec<JobStatus> = wanted
+        .iter()
+        .copied()
+        .filter(|s| s.is_final() && *s != JobStatus::Succeeded)
+        .collect();
+    let mut branches: Vec<(&str, &str, Vec<JobStatus>)> = Vec::new();
+    if !live.is_empty() {
+        branches.push((
+            "select l.id from live_jobs l join jobs j on j.id = l.id where l.status = any(",
+            "l.id",
+            live,
+        ));
+    }
+    if !rare.is_empty() {
+        branches.push((
+            "select j.id from jobs j where j.rare_final = any(",
+            "j.id",
+            rare,
+        ));
+    }
+    if wanted.contains(&JobStatus::Succeeded) {
+        branches.push((
+            "select j.id from jobs j where j.status = any(",
+            "j.id",
+            vec![JobStatus::Succeeded],
+        ));
+    }
+    if branches.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("select id from (");
+    for (i, (select, key, statuses)) in branches.into_iter().enumerate() {
+        if i > 0 {
+            q.push(" union all ");
+        }
+        q.push("(").push(select).push_bind(statuses.clone());
+        q.push(") and j.status = any(")
+            .push_bind(statuses)
+            .push(")");
+        push_filter(&mut q, filter);
+        q.push(format!(" order by {key} desc limit "))
+            .push_bind(limit)
+            .push(")");
+    }
+    q.push(") x order by id desc limit ").push_bind(limit);
     q.build_query_scalar().fetch_all(pool).await
 }
 

@@ -133,9 +133,10 @@ pub async fn live(pool: &PgPool) -> sqlx::Result<Vec<WorkerInfo>> {
         .collect();
     let ids: Vec<String> = workers.iter().map(|w| w.id.clone()).collect();
     let running: Vec<(String, RunningJob)> = sqlx::query_as::<_, RunningRow>(
-        "select lease_owner, id, queue, kind, name, attempt, started_at from jobs
-         where status = 'running' and lease_owner = any($1)
-         order by started_at",
+        "select j.lease_owner, j.id, j.queue, j.kind, j.name, j.attempt, j.started_at
+         from live_jobs l join jobs j on j.id = l.id
+         where l.status = 'running' and j.status = 'running' and j.lease_owner = any($1)
+         order by j.started_at",
     )
     .bind(&ids)
     .fetch_all(pool)

@@ -21,9 +21,12 @@ pub(super) async fn run(worker: &Worker, fence: i64) -> anyhow::Result<()> {
     ];
     for (status, days) in rules {
         let mut deleted = 0;
+        let mut after = None;
         for _ in 0..MAX_BATCHES {
-            let n = sql::delete_finished(&worker.pool, fence, status, days, BATCH).await?;
+            let (n, last) =
+                sql::delete_finished(&worker.pool, fence, status, days, after, BATCH).await?;
             deleted += n;
+            after = last;
             if (n as i64) < BATCH {
                 break;
             }
