@@ -48,22 +48,53 @@ begin
 end $$;
 
 -- An update may finish a live job (delete), change it (update) or bring a
--- finished one back (a retry: insert).
+-- finished one back (a retry: insert). Each statement runs only when a row
+-- of the transition tables calls for it (a claim deletes and inserts nothing).
 create function live_jobs_update() returns trigger language plpgsql as $$
 begin
-    delete from live_jobs l using new_rows n
-    where l.id = n.id and n.status in ('succeeded', 'dead', 'cancelled', 'skipped');
+    if exists (select 1 from new_rows
+               where status in ('succeeded', 'dead', 'cancelled', 'skipped')) then
+        delete from live_jobs l using new_rows n
+        where l.id = n.id and n.status in ('succeeded', 'dead', 'cancelled', 'skipped');
+    end if;
     update live_jobs l
     set status = n.status, run_at = n.run_at, lease_expires_at = n.lease_expires_at
     from new_rows n
     where l.id = n.id and n.status in ('blocked', 'scheduled', 'queued', 'running')
       and (l.status, l.run_at, l.lease_expires_at)
           is distinct from (n.status, n.run_at, n.lease_expires_at);
-    insert into live_jobs (id, status, run_at, lease_expires_at)
-    select n.id, n.status, n.run_at, n.lease_expires_at
-    from new_rows n join old_rows o on o.id = n.id
-    where n.status in ('blocked', 'scheduled', 'queued', 'running')
-      and o.status in ('succeeded', 'dead', 'cancelled', 'skipped');
+    if exists (select 1 from old_rows
+               where status in ('succeeded', 'dead', 'cancelled', 'skipped')) then
+        insert into live_jobs (id, status, run_at, lease_expires_at)
+        select n.id, n.status, n.run_at, n.lease_expires_at
+        from new_rows n join old_rows o on o.id = n.id
+        where n.status in ('blocked', 'scheduled', 'queued', 'running')
+          and o.status in ('succeeded', 'dead', 'cancelled', 'skipped');
+    end if;
+    return null;
+end $$;
+
+-- The counters' trigger of 0010 joined the old and new rows of every update
+-- to find the jobs that had just finished; under a drain that join was the
+-- costliest statement of the triggers. A statement never moves jobs both into
+-- and out of one final status (a finish moves them in, a retry out), so the
+-- jobs that just finished in a (queue, status) are its positive delta: the
+-- throughput is taken from the counters' own deltas, by commit minute, with
+-- no join.
+create or replace function jobs_count_update() returns trigger language plpgsql as $$
+begin
+    with d as (
+        select queue, status, sum(d) as n from (
+            select queue, status, -1 as d from old_rows
+            union all
+            select queue, status, 1 from new_rows
+        ) x group by 1, 2 having sum(d) <> 0
+    ), counted as (
+        insert into job_count_deltas (queue, status, n) select queue, status, n from d
+    )
+    insert into job_throughput_deltas (minute, queue, status, n)
+    select date_trunc('minute', now()), queue, status, n from d
+    where n > 0 and status in ('succeeded', 'dead', 'cancelled', 'skipped');
     return null;
 end $$;
 

@@ -537,3 +537,56 @@ async fn live_jobs_mirrors_every_job_not_final_and_each_status_lists() {
     assert_eq!(left, vec![later]);
     stack.stop().await;
 }
+
+/// The per-minute throughput counts each finish once, by the minute it was
+/// committed: claims and retries by hand add nothing and take nothing away.
+#[tokio::test]
+async fn finished_per_minute_counts_each_finish_once() {
+    let stack = Stack::start().await;
+    let totals = || async {
+        let (_, stats) = stack.get("/api/v1/stats").await;
+        let minutes = stats["finished_per_minute"]
+            .as_array()
+            .expect("minutes")
+            .clone();
+        let sum = |field: &str| -> i64 {
+            minutes
+                .iter()
+                .map(|m| m[field].as_i64().unwrap_or_default())
+                .sum()
+        };
+        (sum("succeeded"), sum("dead"))
+    };
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(id_of(&stack.submit(json!({"kind": "noop"})).await));
+    }
+    let failing = id_of(
+        &stack
+            .submit(json!({
+                "kind": "shell",
+                "payload": {"argv": ["sh", "-c", "exit 3"]},
+                "max_attempts": 1,
+            }))
+            .await,
+    );
+    for id in &ids {
+        stack.wait_for_status(id, "succeeded", WAIT).await;
+    }
+    stack.wait_for_status(&failing, "dead", WAIT).await;
+    assert_eq!(totals().await, (3, 1));
+    // Paused, so the retried job waits while the totals are read.
+    let (status, _) = stack.post("/api/v1/queues/default/pause", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = stack
+        .post(&format!("/api/v1/jobs/{failing}/retry"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(stack.job(&failing).await["status"], "queued");
+    assert_eq!(totals().await, (3, 1), "a retry takes nothing away");
+    let (status, _) = stack.post("/api/v1/queues/default/resume", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    stack.wait_for_status(&failing, "dead", WAIT).await;
+    assert_eq!(totals().await, (3, 2), "its second death counts again");
+    stack.stop().await;
+}
