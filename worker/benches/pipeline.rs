@@ -29,7 +29,7 @@ use futures::{stream, StreamExt};
 use serde_json::{json, Value};
 
 const USAGE: &str = "usage: scripts/bench [--jobs N] [--workers W] [--concurrency C] \
-[--latency-jobs L] [--rate R] [--single-jobs S] [--clients K] \
+[--latency-jobs L] [--rate R] [--single-jobs S] [--clients K] [--history H] \
 [--skip submit,drain,single,pickup]";
 const PHASES: [&str; 4] = ["submit", "drain", "single", "pickup"];
 /// Jobs per `POST /jobs/batch` request, and such requests in flight.
@@ -49,6 +49,9 @@ struct Options {
     rate: f64,
     single_jobs: usize,
     clients: usize,
+    /// Succeeded jobs (one attempt each) written before anything else, their
+    /// ids and times spread over the day before: a day of history.
+    history: usize,
     skip: BTreeSet<String>,
 }
 
@@ -72,6 +75,7 @@ fn options() -> Options {
         rate: 500.0,
         single_jobs: 50_000,
         clients: 64,
+        history: 0,
         skip: BTreeSet::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -104,6 +108,7 @@ fn options() -> Options {
             "--latency-jobs" => count().map(|v| o.latency_jobs = v).is_some(),
             "--single-jobs" => count().map(|v| o.single_jobs = v).is_some(),
             "--clients" => count().filter(|v| *v > 0).map(|v| o.clients = v).is_some(),
+            "--history" => count().map(|v| o.history = v).is_some(),
             "--rate" => value
                 .parse::<f64>()
                 .ok()
@@ -371,10 +376,56 @@ impl Api {
     }
 }
 
+/// Writes `n` succeeded jobs with one attempt each, submitted over the day
+/// before now (UUIDv7 ids of their time), then folds the counters and
+/// analyzes, as a running system would have.
+async fn seed_history(pool: &sqlx::PgPool, n: usize) {
+    let started = Instant::now();
+    let n = n as i64;
+    sqlx::query(
+        "insert into jobs (id, queue, kind, name, payload, priority, status, attempt,
+                           run_at, created_at, updated_at, started_at, finished_at)
+         select (lpad(to_hex((extract(epoch from t) * 1000)::int8), 12, '0') || '7'
+                 || substr(md5(i::text), 1, 3) || '8' || substr(md5(i::text || 'x'), 1, 15))::uuid,
+                'default', 'noop', 'history-' || i, '{}', 5, 'succeeded', 1,
+                t, t, t, t, t + interval '1 millisecond'
+         from (select i, now() - interval '1 day' + (i * interval '1 day' / $1) - interval '1 minute' as t
+               from generate_series(1, $1) as i) g",
+    )
+    .bind(n)
+    .execute(pool)
+    .await
+    .expect("seed history");
+    sqlx::query(
+        "insert into job_attempts (job_id, attempt, worker_id, outcome, started_at, finished_at)
+         select id, 1, 'history', 'succeeded', started_at, finished_at from jobs",
+    )
+    .execute(pool)
+    .await
+    .expect("seed attempts");
+    for statement in [
+        "select job_counts_fold()",
+        "vacuum analyze jobs",
+        "vacuum analyze job_attempts",
+    ] {
+        sqlx::query(statement)
+            .execute(pool)
+            .await
+            .expect("fold and analyze");
+    }
+    println!(
+        "history: {n} succeeded jobs over the day before, written in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let o = options();
     let env = TestEnv::new().await;
+    if o.history > 0 {
+        seed_history(&env.pool, o.history).await;
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
