@@ -1,5 +1,9 @@
 -- Status changes as heap-only (HOT) updates of `jobs`.
--- Measurements and reasons: docs/performance.md ("HOT updates").
+-- Measurements and reasons: docs/performance.md ("HOT status changes").
+--
+-- Upgrading rewrites `jobs` (the generated column below) under an exclusive
+-- lock: 6.4 s for a million jobs on the 2-core development machine, during
+-- which submits and claims wait.
 --
 -- Every claim and finish changed `status`, and `status` (or a column that
 -- changes with it: run_at, lease_expires_at, finished_at) was part of five
