@@ -35,7 +35,12 @@ create table live_jobs (
     lease_expires_at timestamptz
 );
 
-create index live_jobs_status_id on live_jobs (status, id desc);
+-- One partial index a status rather than one on (status, id): a claim moves
+-- a row from queued to running, and its new version then enters the primary
+-- key and the lease index only.
+create index live_jobs_blocked on live_jobs (id desc) where status = 'blocked';
+create index live_jobs_scheduled on live_jobs (id desc) where status = 'scheduled';
+create index live_jobs_queued on live_jobs (id desc) where status = 'queued';
 create index live_jobs_due on live_jobs (run_at) where status = 'scheduled';
 create index live_jobs_lease on live_jobs (lease_expires_at) where status = 'running';
 

@@ -232,12 +232,13 @@ pub async fn list(
     let mut key = "j.id";
     match filter.status {
         Some(status) if !status.is_final() => {
-            q = QueryBuilder::new(
-                "select j.* from live_jobs l join jobs j on j.id = l.id where l.status = ",
-            );
-            q.push_bind(status)
-                .push(" and j.status = ")
-                .push_bind(status);
+            // The status as a literal (one of the enum's names), so the
+            // planner picks its partial index of live_jobs (migration 0011).
+            q = QueryBuilder::new(format!(
+                "select j.* from live_jobs l join jobs j on j.id = l.id
+                 where l.status = '{0}' and j.status = '{0}'",
+                status.as_str()
+            ));
             key = "l.id";
         }
         Some(status) if status != JobStatus::Succeeded => {
@@ -292,24 +293,33 @@ pub async fn matching_ids(
         .copied()
         .filter(|s| s.is_final() && *s != JobStatus::Succeeded)
         .collect();
-    let mut branches: Vec<(&str, &str, Vec<JobStatus>)> = Vec::new();
-    if !live.is_empty() {
-        branches.push((
-            "select l.id from live_jobs l join jobs j on j.id = l.id where l.status = any(",
-            "l.id",
-            live,
-        ));
-    }
+    // (select, key, statuses): a branch per live status (its partial index
+    // of live_jobs, the status a literal as in `list`), one for the rare
+    // final ones, one for succeeded.
+    let mut branches: Vec<(String, &str, Vec<JobStatus>)> = live
+        .into_iter()
+        .map(|status| {
+            (
+                format!(
+                    "select l.id from live_jobs l join jobs j on j.id = l.id
+                     where l.status = '{}' and j.status = any(",
+                    status.as_str()
+                ),
+                "l.id",
+                vec![status],
+            )
+        })
+        .collect();
     if !rare.is_empty() {
         branches.push((
-            "select j.id from jobs j where j.rare_final = any(",
+            "select j.id from jobs j where j.rare_final = any(".to_owned(),
             "j.id",
             rare,
         ));
     }
     if wanted.contains(&JobStatus::Succeeded) {
         branches.push((
-            "select j.id from jobs j where j.status = any(",
+            "select j.id from jobs j where j.status = any(".to_owned(),
             "j.id",
             vec![JobStatus::Succeeded],
         ));
