@@ -228,7 +228,12 @@ pub async fn delete_finished(
         "delete from jobs where id in (
              select id from jobs
              where {by_status} and status = $2
-               and id > $5 and id < $6
+               and id > $5
+               -- The smallest UUIDv7 of the cut-off's millisecond, by
+               -- PostgreSQL's clock like the test on finished_at.
+               and id < (lpad(to_hex((extract(epoch from now() - $3 * interval '1 day')
+                                      * 1000)::int8), 12, '0')
+                         || '00000000000000000000')::uuid
                and finished_at < now() - $3 * interval '1 day'
              order by id limit $4)
            and exists (select 1 from housekeeping_leader where id = 1 and epoch = $1)
@@ -239,7 +244,6 @@ pub async fn delete_finished(
     .bind(days as f64)
     .bind(limit)
     .bind(after.unwrap_or(Uuid::nil()))
-    .bind(id_floor(chrono::Utc::now() - chrono::Duration::days(days)))
     .fetch_all(pool)
     .await?;
     Ok((ids.len() as u64, ids.into_iter().max()))
