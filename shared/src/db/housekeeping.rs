@@ -211,11 +211,14 @@ pub async fn with_status(
 /// submitted before then, and ids are UUIDv7, so succeeded jobs are found by
 /// a range scan of the primary key that ends at the first id of that time;
 /// dead, cancelled and skipped jobs through their partial index.
+/// `pg_now` is PostgreSQL's clock (the leader's epoch check reads it), the
+/// clock `finished_at` is compared with.
 pub async fn delete_finished(
     pool: &PgPool,
     fence: i64,
     status: JobStatus,
     days: i64,
+    pg_now: DateTime<Utc>,
     after: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<(u64, Option<Uuid>)> {
@@ -228,12 +231,7 @@ pub async fn delete_finished(
         "delete from jobs where id in (
              select id from jobs
              where {by_status} and status = $2
-               and id > $5
-               -- The smallest UUIDv7 of the cut-off's millisecond, by
-               -- PostgreSQL's clock like the test on finished_at.
-               and id < (lpad(to_hex((extract(epoch from now() - $3 * interval '1 day')
-                                      * 1000)::int8), 12, '0')
-                         || '00000000000000000000')::uuid
+               and id > $5 and id < $6
                and finished_at < now() - $3 * interval '1 day'
              order by id limit $4)
            and exists (select 1 from housekeeping_leader where id = 1 and epoch = $1)
@@ -244,6 +242,7 @@ pub async fn delete_finished(
     .bind(days as f64)
     .bind(limit)
     .bind(after.unwrap_or(Uuid::nil()))
+    .bind(id_floor(pg_now - chrono::Duration::days(days)))
     .fetch_all(pool)
     .await?;
     Ok((ids.len() as u64, ids.into_iter().max()))

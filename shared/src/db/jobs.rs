@@ -332,10 +332,7 @@ pub async fn matching_ids(
         if i > 0 {
             q.push(" union all ");
         }
-        q.push("(").push(select).push_bind(statuses.clone());
-        q.push(") and j.status = any(")
-            .push_bind(statuses)
-            .push(")");
+        q.push("(").push(select).push_bind(statuses).push(")");
         push_filter(&mut q, filter);
         q.push(format!(" order by {key} desc limit "))
             .push_bind(limit)

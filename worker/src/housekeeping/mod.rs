@@ -144,7 +144,7 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
         reconciler.tick(&worker, sentinel, &config).await;
         if last_retention.is_none_or(|t| t.elapsed() >= RETENTION_EVERY) {
             last_retention = Some(Instant::now());
-            if let Err(e) = retention::run(&worker, fence).await {
+            if let Err(e) = retention::run(&worker, fence, checked_at).await {
                 warn!(error = %format!("{e:#}"), "retention failed");
             }
         }

@@ -1,6 +1,7 @@
 //! Deletes finished jobs (and their attempts) and webhook deliveries past
 //! their retention age, in small batches so no statement holds locks for long.
 
+use chrono::{DateTime, Utc};
 use conveyor_shared::db::housekeeping as sql;
 use conveyor_shared::model::JobStatus;
 use tracing::info;
@@ -11,7 +12,8 @@ const BATCH: i64 = 1_000;
 /// Most batches per pass; the next pass goes on.
 const MAX_BATCHES: usize = 20;
 
-pub(super) async fn run(worker: &Worker, fence: i64) -> anyhow::Result<()> {
+/// `pg_now`: PostgreSQL's clock at this tick's epoch check.
+pub(super) async fn run(worker: &Worker, fence: i64, pg_now: DateTime<Utc>) -> anyhow::Result<()> {
     let config = &worker.config.housekeeping;
     let rules = [
         (JobStatus::Succeeded, config.keep_succeeded_days),
@@ -24,7 +26,8 @@ pub(super) async fn run(worker: &Worker, fence: i64) -> anyhow::Result<()> {
         let mut after = None;
         for _ in 0..MAX_BATCHES {
             let (n, last) =
-                sql::delete_finished(&worker.pool, fence, status, days, after, BATCH).await?;
+                sql::delete_finished(&worker.pool, fence, status, days, pg_now, after, BATCH)
+                    .await?;
             deleted += n;
             after = last;
             if (n as i64) < BATCH {
