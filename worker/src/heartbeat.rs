@@ -4,8 +4,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use conveyor_shared::db::{self, claims};
-use conveyor_shared::events::StatusEvent;
 use conveyor_shared::model::JobStatus;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -63,10 +64,14 @@ async fn beat(worker: &Worker) -> anyhow::Result<()> {
         }
     }
     db::workers::heartbeat(&worker.pool, &worker.registration()).await?;
+    let lease_ms = worker.config.lease.as_millis() as i64;
+    let now = worker.clock.now();
+    let renew_before = renew_before(now, worker.config.lease, worker.config.heartbeat_every());
     let items: Vec<(String, AttemptKey)> = {
         let running = worker.running.lock().unwrap_or_else(|e| e.into_inner());
         running
             .iter()
+            .filter(|(_, r)| r.leased_at <= renew_before)
             .map(|(key, r)| (r.queue.clone(), *key))
             .collect()
     };
@@ -74,7 +79,6 @@ async fn beat(worker: &Worker) -> anyhow::Result<()> {
         return Ok(());
     }
     let attempts: Vec<AttemptKey> = items.iter().map(|(_, key)| *key).collect();
-    let lease_ms = worker.config.lease.as_millis() as i64;
     let held: HashSet<AttemptKey> =
         claims::extend_leases(&worker.pool, &attempts, &worker.id, lease_ms)
             .await?
@@ -101,20 +105,48 @@ async fn beat(worker: &Worker) -> anyhow::Result<()> {
             job.stop(reason);
         }
     }
+    {
+        let mut running = worker.running.lock().unwrap_or_else(|e| e.into_inner());
+        for key in &held {
+            if let Some(job) = running.get_mut(key) {
+                job.leased_at = now;
+            }
+        }
+    }
     let items: Vec<(String, Uuid)> = items
         .into_iter()
         .filter(|(_, key)| held.contains(key))
         .map(|(queue, (id, _))| (queue, id))
         .collect();
-    let deadline = worker.clock.now() + chrono::Duration::milliseconds(lease_ms);
+    let deadline = now + chrono::Duration::milliseconds(lease_ms);
     worker.queue.extend(&items, deadline).await?;
     Ok(())
 }
 
-/// Subscribes to status events and stops running jobs that were cancelled.
-/// The heartbeat catches any event missed while disconnected.
+/// The beat at `now` renews the leases set at or before the instant this
+/// returns. A lease set later still outlasts the beat after next by half a
+/// period, so skipping it now costs nothing even if the next beat fails; a
+/// job that ends within moments of its claim (most do) never has its lease
+/// renewed, so the heartbeat writes nothing for it and never waits on the
+/// finisher's lock of its row. With a lease of three periods (the default)
+/// that skips leases set in the last half period; with a lease of at most
+/// two and a half periods, none.
+fn renew_before(now: DateTime<Utc>, lease: Duration, period: Duration) -> DateTime<Utc> {
+    let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+    let period = chrono::Duration::from_std(period).unwrap_or(chrono::Duration::MAX);
+    let must_outlast = period * 5 / 2;
+    match lease.checked_sub(&must_outlast) {
+        Some(spare) if spare > chrono::Duration::zero() => now - spare,
+        _ => now,
+    }
+}
+
+/// Subscribes to the cancels channel (ids of cancelled jobs, not every
+/// status event: a worker would otherwise decode two events of every job
+/// that any worker runs) and stops the running jobs named there. The
+/// heartbeat catches any cancel missed while disconnected.
 pub(crate) async fn listen_for_cancels(worker: Arc<Worker>, stop: CancellationToken) {
-    let channel = worker.queue.keys().events();
+    let channel = worker.queue.keys().cancels();
     let mut failures = 0u32;
     loop {
         let session = async {
@@ -125,12 +157,12 @@ pub(crate) async fn listen_for_cancels(worker: Arc<Worker>, stop: CancellationTo
                 let Ok(body) = msg.get_payload::<String>() else {
                     continue;
                 };
-                let Ok(events) = serde_json::from_str::<Vec<StatusEvent>>(&body) else {
+                let Ok(ids) = serde_json::from_str::<Vec<Uuid>>(&body) else {
                     continue;
                 };
-                for event in events.iter().filter(|e| e.status == JobStatus::Cancelled) {
-                    let running = worker.running.lock().unwrap_or_else(|e| e.into_inner());
-                    let attempts = running.iter().filter(|((id, _), _)| *id == event.job_id);
+                let running = worker.running.lock().unwrap_or_else(|e| e.into_inner());
+                for id in ids {
+                    let attempts = running.iter().filter(|((job, _), _)| *job == id);
                     for (_, job) in attempts {
                         job.span.in_scope(|| debug!("cancel requested"));
                         job.stop(StopReason::Cancelled);
@@ -159,6 +191,39 @@ pub(crate) async fn listen_for_cancels(worker: Arc<Worker>, stop: CancellationTo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lease_is_renewed_unless_it_outlasts_the_beat_after_next_by_half_a_period() {
+        let now = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let secs = Duration::from_secs;
+        // The default: a 30 s lease, a beat every 10 s. A lease set 5 s ago
+        // or earlier ends at most 25 s from now, half a period after the
+        // beat after next: renew it now.
+        assert_eq!(
+            renew_before(now, secs(30), secs(10)),
+            now - chrono::Duration::seconds(5)
+        );
+        // A lease of three half-second periods: 0.25 s of spare.
+        assert_eq!(
+            renew_before(now, Duration::from_millis(1500), Duration::from_millis(500)),
+            now - chrono::Duration::milliseconds(250)
+        );
+        // Leases of 1.25 s or less (the period is at least 500 ms) leave no
+        // spare: every lease is renewed at every beat.
+        for lease_ms in [1250, 1000, 500, 100] {
+            assert_eq!(
+                renew_before(
+                    now,
+                    Duration::from_millis(lease_ms),
+                    Duration::from_millis(500)
+                ),
+                now,
+                "lease {lease_ms} ms"
+            );
+        }
+    }
     use conveyor_shared::clock::Clock;
     use conveyor_shared::executor::Registry;
     use conveyor_shared::queue::RedisQueue;

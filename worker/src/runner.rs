@@ -67,6 +67,9 @@ pub(crate) struct Running {
     pub reason: Arc<Mutex<Option<StopReason>>>,
     /// The job's span: lines logged about it elsewhere carry its fields.
     pub span: tracing::Span,
+    /// When the lease was last set, by this worker's clock read before the
+    /// statement that set it: the lease lasts at least a lease from here.
+    pub leased_at: DateTime<Utc>,
 }
 
 impl Running {
@@ -351,6 +354,7 @@ impl Worker {
             .iter()
             .flat_map(|(_, ids)| ids.iter().map(|(id, _)| *id))
             .collect();
+        let leased_at = self.clock.now();
         let jobs = match claims::claim(&self.pool, &ids, &self.id, self.lease_ms()).await {
             Ok(jobs) => jobs,
             Err(e) => {
@@ -398,7 +402,7 @@ impl Worker {
             tokio::spawn(
                 async move {
                     let _busy = crate::metrics::BusySlot::take();
-                    let finished = worker.execute(job, parents).await;
+                    let finished = worker.execute(job, parents, leased_at).await;
                     if finish_tx.send(finished).await.is_err() {
                         warn!("finisher is gone; outcome not recorded");
                     }
@@ -490,7 +494,12 @@ impl Worker {
     }
 
     /// Runs one attempt and decides where it leaves the job.
-    async fn execute(self: &Arc<Self>, job: Job, parents: Parents) -> Finished {
+    async fn execute(
+        self: &Arc<Self>,
+        job: Job,
+        parents: Parents,
+        leased_at: DateTime<Utc>,
+    ) -> Finished {
         let cancel = CancellationToken::new();
         let reason = Arc::new(Mutex::new(None));
         self.running
@@ -503,6 +512,7 @@ impl Worker {
                     cancel: cancel.clone(),
                     reason: reason.clone(),
                     span: tracing::Span::current(),
+                    leased_at,
                 },
             );
         info!("job started");

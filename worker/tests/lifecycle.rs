@@ -155,6 +155,36 @@ async fn cancelling_a_running_job_stops_it() {
 }
 
 #[tokio::test]
+async fn a_cancel_reaches_the_running_worker_at_once_not_at_its_next_heartbeat() {
+    // A 60 s lease: the heartbeat comes every 20 s, so only the cancels
+    // channel can stop the job within the few seconds allowed here.
+    let mut stack = Stack::api_only().await;
+    stack.add_worker(&[("WORKER_LEASE_SECS", "60")]).await;
+    let job = stack
+        .submit(json!({"kind": "shell", "payload": {"argv": ["sleep", "30"]}}))
+        .await;
+    let id = id_of(&job);
+    stack.wait_for_status(&id, "running", WAIT).await;
+    let (status, body) = stack
+        .post(&format!("/api/v1/jobs/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(4);
+    loop {
+        let now = stack.job(&id).await;
+        if now["attempts"][0]["outcome"] == "cancelled" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker did not stop the cancelled job: {now:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn delayed_job_is_not_started_early() {
     let stack = Stack::start().await;
     let job = stack.submit(json!({"kind": "noop", "delay_ms": 800})).await;

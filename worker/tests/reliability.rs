@@ -145,6 +145,34 @@ async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_newer_attempt(
 }
 
 #[tokio::test]
+async fn a_job_running_for_several_leases_keeps_its_lease_and_runs_once() {
+    // 3 s leases renewed every second, a leader reclaiming expired leases
+    // every 100 ms, and an idle second worker ready to take the job: a lease
+    // the heartbeat failed to renew (it skips leases set in the last half
+    // second) would hand the job to the other worker as a second attempt.
+    let stack = Stack::api_only().await;
+    let mut a = stack.spawn_worker_process(&FAST);
+    let job = stack
+        .submit(json!({"kind": "shell", "payload": {"argv": ["sleep", "8"]}}))
+        .await;
+    let id = id_of(&job);
+    stack.wait_for_status(&id, "running", WAIT).await;
+    let mut b = stack.spawn_worker_process(&FAST);
+    let done = stack
+        .wait_for_status(&id, "succeeded", Duration::from_secs(20))
+        .await;
+    assert_eq!(done["attempt"], 1, "{done:#}");
+    let attempts = done["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 1, "{done:#}");
+    assert_eq!(attempts[0]["outcome"], "succeeded");
+    sigkill(&a);
+    sigkill(&b);
+    let _ = a.wait().await;
+    let _ = b.wait().await;
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn workers_are_listed_with_their_running_jobs_and_a_dead_one_leaves_the_list() {
     let stack = Stack::api_only().await;
     let mut a = stack.spawn_worker_process(&[

@@ -50,6 +50,12 @@ impl Keys {
         format!("{}:events", self.prefix)
     }
 
+    /// The pub/sub channel of cancelled job ids (a JSON array per message):
+    /// what workers listen to, so that they do not decode every event.
+    pub fn cancels(&self) -> String {
+        format!("{}:cancels", self.prefix)
+    }
+
     /// The set of queue names that have ever held a job.
     pub fn queues(&self) -> String {
         format!("{}:queues", self.prefix)

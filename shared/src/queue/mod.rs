@@ -28,7 +28,7 @@ pub fn discard(conn: RedisConn) {
 }
 
 use crate::events::StatusEvent;
-use crate::model::Job;
+use crate::model::{Job, JobStatus};
 
 /// The most wake-up tokens one queue's list holds; more would only make idle
 /// workers try empty claims.
@@ -201,7 +201,8 @@ impl RedisQueue {
 
     /// Applies `ops` in one round trip. Events are published before the jobs
     /// they describe become claimable, so a subscriber sees `queued` before
-    /// `running`.
+    /// `running`. The ids of cancelled jobs also go to the cancels channel,
+    /// the only one workers listen to.
     pub async fn apply(&self, ops: &[QueueOp]) -> anyhow::Result<()> {
         if ops.is_empty() {
             return Ok(());
@@ -214,6 +215,15 @@ impl RedisQueue {
                 if !events.is_empty() {
                     let body = serde_json::to_string(events)?;
                     pipe.publish(self.keys.events(), body).ignore();
+                }
+                let cancelled: Vec<Uuid> = events
+                    .iter()
+                    .filter(|e| e.status == JobStatus::Cancelled)
+                    .map(|e| e.job_id)
+                    .collect();
+                if !cancelled.is_empty() {
+                    pipe.publish(self.keys.cancels(), serde_json::to_string(&cancelled)?)
+                        .ignore();
                 }
             }
         }
