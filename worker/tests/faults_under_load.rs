@@ -135,7 +135,7 @@ async fn postgres_and_redis_paused_blackholed_and_restarted_under_load_run_every
     }
     // Exactly once: one job per key, one attempt each, one execution each.
     assert_eq!(stack.job_count().await as usize, JOBS);
-    let attempts: i64 = sqlx::query_scalar("select count(*) from job_attempts")
+    let attempts: i64 = sqlx::query_scalar("select count(*) from all_attempts")
         .fetch_one(&stack.env.pool)
         .await
         .expect("attempts");

@@ -38,7 +38,7 @@ async fn two_worker_processes_share_one_queue_and_run_no_job_twice() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let per_job: Vec<(i64,)> =
-        sqlx::query_as("select count(*) from job_attempts group by job_id having count(*) <> 1")
+        sqlx::query_as("select count(*) from all_attempts group by job_id having count(*) <> 1")
             .fetch_all(&stack.env.pool)
             .await
             .expect("attempts");
@@ -47,7 +47,7 @@ async fn two_worker_processes_share_one_queue_and_run_no_job_twice() {
         "jobs with more than one attempt: {per_job:?}"
     );
     let workers: Vec<(String, i64)> =
-        sqlx::query_as("select worker_id, count(*) from job_attempts group by worker_id")
+        sqlx::query_as("select worker_id, count(*) from all_attempts group by worker_id")
             .fetch_all(&stack.env.pool)
             .await
             .expect("workers");

@@ -499,6 +499,74 @@ async fn a_running_attempt_is_listed_from_the_job_row_until_its_outcome_is_writt
 }
 
 #[tokio::test]
+async fn a_plain_success_writes_no_attempt_row_and_is_listed_from_the_job_row() {
+    let stack = Stack::api_only().await;
+    let pool = &stack.env.pool;
+    let rows = |id: uuid::Uuid| async move {
+        sqlx::query_scalar::<_, i64>("select count(*) from job_attempts where job_id = $1")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .expect("count")
+    };
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let job = stack.submit(json!({"kind": "noop"})).await;
+        ids.push(uuid::Uuid::parse_str(&id_of(&job)).expect("uuid"));
+    }
+    let claimed = claims::claim(pool, &ids, "worker-a", 30_000)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 2);
+    let started = |id: uuid::Uuid| {
+        claimed
+            .iter()
+            .find(|j| j.id == id)
+            .and_then(|j| j.started_at)
+            .expect("started_at")
+    };
+
+    // The first succeeds without output: no row; the job row describes it.
+    let mut plain = outcome(ids[0], 1, AttemptOutcome::Succeeded, JobStatus::Succeeded);
+    plain.started_at = started(ids[0]);
+    // The second is cancelled while it runs; its success is refused, and
+    // its attempt still gets a row, since the job row no longer describes it.
+    let (status, _) = stack
+        .post(&format!("/api/v1/jobs/{}/cancel", ids[1]), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut refused = outcome(ids[1], 1, AttemptOutcome::Succeeded, JobStatus::Succeeded);
+    refused.started_at = started(ids[1]);
+    let accepted = claims::finish(pool, "worker-a", &[plain, refused])
+        .await
+        .expect("finish");
+    assert_eq!(accepted, vec![ids[0]]);
+
+    assert_eq!(
+        rows(ids[0]).await,
+        0,
+        "a plain success writes no attempt row"
+    );
+    let done = stack.job(&ids[0].to_string()).await;
+    assert_eq!(done["status"], "succeeded");
+    let attempts = done["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 1, "{done:#}");
+    assert_eq!(attempts[0]["attempt"], 1);
+    assert_eq!(attempts[0]["outcome"], "succeeded");
+    assert_eq!(attempts[0]["worker_id"], "worker-a");
+    assert_eq!(attempts[0]["started_at"], done["started_at"]);
+    assert_eq!(attempts[0]["finished_at"], done["finished_at"]);
+    assert!(done["finished_at"].is_string(), "{done:#}");
+
+    assert_eq!(rows(ids[1]).await, 1, "a refused success keeps its row");
+    let cancelled = stack.job(&ids[1].to_string()).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    assert_eq!(cancelled["attempts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(cancelled["attempts"][0]["outcome"], "succeeded");
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn folding_the_counters_changes_no_count_and_empties_the_deltas() {
     let stack = Stack::api_only().await;
     let pool = &stack.env.pool;

@@ -111,7 +111,7 @@ async fn diamond_runs_d_only_after_b_and_c_and_each_node_once() {
     assert!(d_started >= time(&nodes["b"]["finished_at"]));
     assert!(d_started >= time(&nodes["c"]["finished_at"]));
     assert!(time(&nodes["b"]["started_at"]) >= time(&nodes["a"]["finished_at"]));
-    let attempts: i64 = sqlx::query_scalar("select count(*) from job_attempts")
+    let attempts: i64 = sqlx::query_scalar("select count(*) from all_attempts")
         .fetch_one(&stack.env.pool)
         .await
         .expect("count");

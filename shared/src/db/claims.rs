@@ -27,7 +27,8 @@ pub async fn claim(
 ) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as(
         "update jobs set status = 'running', attempt = attempt + 1,
-                lease_owner = $2, lease_expires_at = now() + $3 * interval '1 millisecond',
+                lease_owner = $2, last_worker = $2,
+                lease_expires_at = now() + $3 * interval '1 millisecond',
                 started_at = now(), updated_at = now()
          where id = any($1)
            and (status = 'queued' or (status = 'scheduled' and run_at <= now()))
@@ -124,9 +125,12 @@ impl Finish {
 /// changes only if it is still `running` at the attempt named. The attempt
 /// row is written whether or not the job accepted the outcome (a cancelled
 /// job's attempt still ended `cancelled`), unless the attempt was already
-/// recorded (as `lost`, by the leader). Returns the ids whose job row was
-/// updated; the others were cancelled or taken over meanwhile and their
-/// outcome is refused.
+/// recorded (as `lost`, by the leader), and except for a success without
+/// output that the job accepted: the job row describes that attempt
+/// (`started_at`, `finished_at`, `last_worker`; migration 0012), and
+/// [`crate::db::jobs::attempts`] reads it from there. Returns the ids whose
+/// job row was updated; the others were cancelled or taken over meanwhile
+/// and their outcome is refused.
 pub async fn finish<'e>(
     exec: impl PgExecutor<'e>,
     worker: &str,
@@ -156,12 +160,29 @@ pub async fn finish<'e>(
         finished.push(f.finished_at);
     }
     sqlx::query_scalar(
-        // The input is read twice, by the attempts' insert and by the update,
-        // rather than shared through a CTE: joined to a materialised CTE the
-        // update compared every pair of rows (docs/performance.md), while
-        // `unnest` joins by the primary key, one probe per outcome.
-        "with attempts as (
-             -- An attempt row opened before migration 0010 is still updated.
+        // The input is read twice, by the update and by the attempts'
+        // insert, rather than shared through a CTE: joined to a materialised
+        // CTE the update compared every pair of rows (docs/performance.md),
+        // while `unnest` joins by the primary key, one probe per outcome.
+        "with updated as (
+             update jobs j set
+                    status = i.status::job_status,
+                    run_at = coalesce(i.run_at, j.run_at),
+                    last_error = coalesce(i.error, j.last_error),
+                    result = i.result,
+                    lease_owner = null, lease_expires_at = null,
+                    attempt_base = j.attempt_base + (i.outcome = 'interrupted')::int,
+                    finished_at = case when i.status in ('succeeded', 'dead', 'cancelled')
+                                       then i.finished_at end,
+                    updated_at = now()
+             from unnest($1::uuid[], $2::int4[], $3::text[], $4::text[], $5::timestamptz[],
+                         $6::text[], $7::jsonb[], $9::timestamptz[])
+                 as i(id, attempt, outcome, status, run_at, error, result, finished_at)
+             where j.id = i.id and j.status = 'running' and j.attempt = i.attempt
+             returning j.id
+         ), attempts as (
+             -- An attempt row opened before migration 0010 is still updated,
+             -- even for a plain success.
              insert into job_attempts as a (job_id, attempt, worker_id, outcome, started_at,
                                             finished_at, error, output)
              select id, attempt, $11, outcome::attempt_outcome, started_at, finished_at,
@@ -169,26 +190,16 @@ pub async fn finish<'e>(
              from unnest($1::uuid[], $2::int4[], $3::text[], $6::text[], $8::text[],
                          $9::timestamptz[], $10::timestamptz[])
                  as t(id, attempt, outcome, error, output, finished_at, started_at)
+             where not (t.outcome = 'succeeded' and t.output is null
+                        and t.id in (select id from updated)
+                        and not exists (select 1 from job_attempts o
+                                        where o.job_id = t.id and o.attempt = t.attempt))
              on conflict (job_id, attempt) do update
                  set outcome = excluded.outcome, finished_at = excluded.finished_at,
                      error = excluded.error, output = excluded.output
                  where a.outcome = 'running'
          )
-         update jobs j set
-                status = i.status::job_status,
-                run_at = coalesce(i.run_at, j.run_at),
-                last_error = coalesce(i.error, j.last_error),
-                result = i.result,
-                lease_owner = null, lease_expires_at = null,
-                attempt_base = j.attempt_base + (i.outcome = 'interrupted')::int,
-                finished_at = case when i.status in ('succeeded', 'dead', 'cancelled')
-                                   then i.finished_at end,
-                updated_at = now()
-         from unnest($1::uuid[], $2::int4[], $3::text[], $4::text[], $5::timestamptz[],
-                     $6::text[], $7::jsonb[], $9::timestamptz[])
-             as i(id, attempt, outcome, status, run_at, error, result, finished_at)
-         where j.id = i.id and j.status = 'running' and j.attempt = i.attempt
-         returning j.id",
+         select id from updated",
     )
     .bind(ids)
     .bind(attempts)

@@ -116,20 +116,15 @@ pub async fn get(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Job>> {
         .await
 }
 
-/// A job's attempts, oldest first. A running attempt has no row yet (it is
-/// written when the attempt ends): it is read from the job row.
+/// A job's attempts, oldest first, from the view `all_attempts`: two
+/// attempts may have no row and are read from the job row, a running one
+/// (its row is written when it ends) and the last attempt of a succeeded
+/// job that succeeded without output (the finish writes no row for it: see
+/// [`crate::db::claims::finish`] and migration 0012).
 pub async fn attempts(pool: &PgPool, id: Uuid) -> sqlx::Result<Vec<Attempt>> {
     sqlx::query_as(
         "select job_id, attempt, worker_id, outcome, started_at, finished_at, error, output
-         from job_attempts where job_id = $1
-         union all
-         select j.id, j.attempt, j.lease_owner, 'running'::attempt_outcome,
-                coalesce(j.started_at, now()), null, null, null
-         from jobs j
-         where j.id = $1 and j.status = 'running'
-           and not exists (select 1 from job_attempts a
-                           where a.job_id = j.id and a.attempt = j.attempt)
-         order by 2",
+         from all_attempts where job_id = $1 order by attempt",
     )
     .bind(id)
     .fetch_all(pool)
