@@ -6,7 +6,9 @@
 //!    4 requests in flight) with no worker running;
 //! 2. drain: start W worker processes and time until no job is left
 //!    (polling `GET /queues`), from the first job's `started_at`; RSS of the
-//!    api and the workers is sampled meanwhile;
+//!    api and the workers is sampled meanwhile, and the CPU time every process
+//!    on the machine used is divided by the jobs (steadier than the rate on
+//!    a shared machine);
 //! 3. single: S jobs through `POST /jobs`, one per request, from K
 //!    concurrent keep-alive clients, workers running;
 //! 4. pickup: L jobs sent to idle workers one per request, open loop at R per
@@ -17,7 +19,7 @@
 //! `scripts/bench [--jobs N] [--workers W] [--concurrency C] [--latency-jobs L]
 //!  [--rate R] [--single-jobs S] [--clients K] [--skip submit,drain,single,pickup]`
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -176,6 +178,78 @@ fn mib_list(names: &[String], values: &[f64]) -> String {
         .map(|(n, v)| format!("{n} {v:.1} MiB"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// CPU time (user + system, in clock ticks) each process on the machine has
+/// used so far, by pid, with its command name: read from `/proc/<pid>/stat`.
+fn cpu_ticks() -> HashMap<u32, (String, u64)> {
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": utime and stime are the 14th and 15th
+        // fields, the 12th and 13th after the closing parenthesis.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = stat[open + 1..close].to_owned();
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        out.insert(pid, (comm, ticks(11) + ticks(12)));
+    }
+    out
+}
+
+/// The CPU time every process used between two [`cpu_ticks`] readings, in
+/// seconds, grouped: PostgreSQL (every `postgres` process), Redis, the api,
+/// the workers, and everything else (this benchmark included). Processes
+/// that exited in between are missed; those that started are counted whole.
+fn cpu_used(
+    before: &HashMap<u32, (String, u64)>,
+    after: &HashMap<u32, (String, u64)>,
+    api: Option<u32>,
+    workers: &[Option<u32>],
+) -> Vec<(&'static str, f64)> {
+    let tick = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64;
+    let mut groups: Vec<(&'static str, f64)> = ["postgres", "redis", "api", "workers", "other"]
+        .into_iter()
+        .map(|g| (g, 0.0))
+        .collect();
+    for (pid, (comm, ticks)) in after {
+        let used = ticks.saturating_sub(before.get(pid).map_or(0, |(_, t)| *t));
+        let group = if comm == "postgres" {
+            0
+        } else if comm.starts_with("redis-server") {
+            1
+        } else if Some(*pid) == api {
+            2
+        } else if workers.contains(&Some(*pid)) {
+            3
+        } else {
+            4
+        };
+        groups[group].1 += used as f64 / tick;
+    }
+    groups
 }
 
 /// Samples VmRSS of some processes every 200 ms and keeps each one's peak.
@@ -492,6 +566,7 @@ async fn main() {
     let mut submit_rate = None;
     let (mut drain_rate, mut drain_span, mut drain_wall) = (None, None, None);
     let mut drain_rss: Option<Vec<f64>> = None;
+    let mut drain_cpu: Option<Vec<(&str, f64)>> = None;
     let (mut single_rate, mut single_p50, mut single_p99) = (None, None, None);
     let mut pickup: Option<[f64; 4]> = None;
 
@@ -555,6 +630,7 @@ async fn main() {
     // 2. drain
     if o.runs("drain") {
         let wall = Instant::now();
+        let cpu_before = cpu_ticks();
         workers = spawn_workers(&o, &env);
         worker_names = (1..=workers.len()).map(|i| format!("worker{i}")).collect();
         let mut pids = vec![api_process.id()];
@@ -565,6 +641,8 @@ async fn main() {
         }
         let done = api.wait_idle(batch_jobs, "drain").await;
         let wall_s = wall.elapsed().as_secs_f64();
+        let worker_pids: Vec<Option<u32>> = workers.iter().map(|w| w.id()).collect();
+        let cpu = cpu_used(&cpu_before, &cpu_ticks(), api_process.id(), &worker_pids);
         let peaks = sampler.finish();
         drain_wall = Some(wall_s);
         if batch_jobs == 0 {
@@ -601,6 +679,21 @@ async fn main() {
                      expected {batch_jobs}"
                 );
             }
+        }
+        if batch_jobs > 0 {
+            let total: f64 = cpu.iter().map(|(_, s)| s).sum();
+            let per_job = |s: f64| s * 1e6 / batch_jobs as f64;
+            let split: Vec<String> = cpu
+                .iter()
+                .map(|(group, s)| format!("{group} {:.0}", per_job(*s)))
+                .collect();
+            println!(
+                "drain CPU: {:.0} µs a job on all cores ({}; user + system of every process \
+                 from the workers' start to the end, whatever the machine's other tenants do)",
+                per_job(total),
+                split.join(", ")
+            );
+            drain_cpu = Some(cpu.iter().map(|(g, s)| (*g, per_job(*s))).collect());
         }
         let mut names = vec!["api".to_owned()];
         names.extend(worker_names.iter().cloned());
@@ -818,6 +911,12 @@ async fn main() {
         "pickup_max_ms": pickup.map(|p| round2(p[3])),
         "peak_rss_mib": rss_json(Some(&hwm)),
         "drain_rss_mib": rss_json(drain_rss.as_ref()),
+        "drain_cpu_us_per_job": drain_cpu.map(|groups| {
+            groups
+                .into_iter()
+                .map(|(g, us)| (g.to_owned(), json!(round2(us))))
+                .collect::<serde_json::Map<String, Value>>()
+        }),
         "succeeded": succeeded,
         "dead": dead,
         "submitted": submitted,

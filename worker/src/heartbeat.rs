@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-
 use conveyor_shared::db::{self, claims};
 use conveyor_shared::model::JobStatus;
 use futures::StreamExt;

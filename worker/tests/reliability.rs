@@ -567,6 +567,52 @@ async fn a_plain_success_writes_no_attempt_row_and_is_listed_from_the_job_row() 
 }
 
 #[tokio::test]
+async fn the_database_refuses_exactly_the_queue_names_the_api_refuses() {
+    // Migration 0013 checks the name without a regular expression; it must
+    // still be the api's rule (`check_identifier`), character for character.
+    let stack = Stack::api_only().await;
+    let pool = &stack.env.pool;
+    let long = "q".repeat(64);
+    let too_long = "q".repeat(65);
+    let names = [
+        "default",
+        "a",
+        "Reports.daily:eu-1_x",
+        long.as_str(),
+        "",
+        too_long.as_str(),
+        "with space",
+        "slash/y",
+        "é",
+        "tab\t",
+        "{braces}",
+        "star*",
+        "percent%",
+        "semi;",
+        "ünïcode",
+        "dash-",
+        ".dot",
+        "colon:",
+        "under_",
+        "0123456789",
+    ];
+    for name in names {
+        let allowed = conveyor_shared::model::QueueName::parse(name).is_ok();
+        let inserted = sqlx::query(
+            "insert into jobs (id, queue, kind, name, payload, priority, status, max_attempts,
+                               backoff_base_ms, backoff_max_ms, run_at)
+             values (gen_random_uuid(), $1, 'noop', 'noop', '{}', 5, 'queued', 3, 1000,
+                     3600000, now())",
+        )
+        .bind(name)
+        .execute(pool)
+        .await;
+        assert_eq!(inserted.is_ok(), allowed, "queue {name:?}: {inserted:?}");
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn folding_the_counters_changes_no_count_and_empties_the_deltas() {
     let stack = Stack::api_only().await;
     let pool = &stack.env.pool;
