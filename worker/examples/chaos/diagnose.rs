@@ -38,7 +38,7 @@ pub async fn diagnose(pool: &PgPool, redis_url: &str, alive: &[(String, u32)]) {
         );
     }
     let owners: Vec<(String, i64)> = sqlx::query_as(
-        "select worker_id, count(*) from job_attempts where outcome = 'running'
+        "select worker_id, count(*) from all_attempts where outcome = 'running'
           group by 1 order by 1",
     )
     .fetch_all(pool)

@@ -17,7 +17,7 @@ type Secs = Option<f64>;
 /// began; the window's ends count as starts.
 const START_PAUSE: &str = "
     with t as (select $1::timestamptz as at where $2::timestamptz > $1 union all
-               select started_at from job_attempts
+               select started_at from all_attempts
                 where started_at > $1 and started_at <= $2 union all select $2),
          g as (select at, lag(at) over (order by at) as prev from t)
     select extract(epoch from at - prev)::float8, extract(epoch from prev - $1)::float8
@@ -69,7 +69,7 @@ pub async fn print(pool: &PgPool, events: &[Event]) {
     // their leases to run out: a pause there is expected, not a stall.
     let work_end: Option<DateTime<Utc>> = sqlx::query_scalar(
         "select max(finished_at) from jobs j where not exists
-           (select 1 from job_attempts a where a.job_id = j.id and a.outcome = 'lost')",
+           (select 1 from all_attempts a where a.job_id = j.id and a.outcome = 'lost')",
     )
     .fetch_one(pool)
     .await
@@ -118,9 +118,9 @@ async fn killed_worker(pool: &PgPool, e: &Event, pid: u32) -> String {
                 extract(epoch from max(a.finished_at) - $2)::float8,
                 extract(epoch from max(b.started_at) - $2)::float8,
                 extract(epoch from max(j.finished_at) - $2)::float8
-           from job_attempts a
+           from all_attempts a
            join jobs j on j.id = a.job_id
-           left join job_attempts b on b.job_id = a.job_id and b.attempt = a.attempt + 1
+           left join all_attempts b on b.job_id = a.job_id and b.attempt = a.attempt + 1
           where a.worker_id like $1 and a.outcome = 'lost'",
     )
     .bind(format!("%-{pid}-________"))
@@ -142,7 +142,7 @@ async fn killed_worker(pool: &PgPool, e: &Event, pid: u32) -> String {
         }
     }
     let outcomes: Vec<(String, i64)> = sqlx::query_as(
-        "select outcome::text, count(*) from job_attempts where worker_id like $1
+        "select outcome::text, count(*) from all_attempts where worker_id like $1
           group by outcome order by 1",
     )
     .bind(format!("%-{pid}-________"))
@@ -159,9 +159,9 @@ async fn killed_worker(pool: &PgPool, e: &Event, pid: u32) -> String {
 async fn flushed(pool: &PgPool, e: &Event) -> String {
     let waiting: Option<(i64, Option<f64>)> = sqlx::query_as(
         "select count(*), extract(epoch from max(b.started_at) - $1)::float8
-           from job_attempts b
+           from all_attempts b
            join jobs j on j.id = b.job_id
-           left join job_attempts a on a.job_id = b.job_id and a.attempt = b.attempt - 1
+           left join all_attempts a on a.job_id = b.job_id and a.attempt = b.attempt - 1
           where b.started_at > $1
             and case when b.attempt = 1 then j.created_at < $1
                      else a.finished_at < $1 end",

@@ -115,18 +115,18 @@ pub async fn report(
 
     let not_succeeded = figure!("select count(*) from jobs where status <> 'succeeded'");
     let duplicates = figure!(
-        "select count(*) from (select job_id from job_attempts where outcome = 'succeeded'
+        "select count(*) from (select job_id from all_attempts where outcome = 'succeeded'
           group by job_id having count(*) > 1) d"
     );
     let without_success = figure!(
         "select count(*) from jobs j where j.status = 'succeeded' and not exists
-          (select 1 from job_attempts a where a.job_id = j.id and a.outcome = 'succeeded')"
+          (select 1 from all_attempts a where a.job_id = j.id and a.outcome = 'succeeded')"
     );
-    let open_attempts = figure!("select count(*) from job_attempts where outcome = 'running'");
-    let lost = figure!("select count(*) from job_attempts where outcome = 'lost'");
-    let interrupted = figure!("select count(*) from job_attempts where outcome = 'interrupted'");
-    let failed = figure!("select count(*) from job_attempts where outcome = 'failed'");
-    let attempts = figure!("select count(*) from job_attempts");
+    let open_attempts = figure!("select count(*) from all_attempts where outcome = 'running'");
+    let lost = figure!("select count(*) from all_attempts where outcome = 'lost'");
+    let interrupted = figure!("select count(*) from all_attempts where outcome = 'interrupted'");
+    let failed = figure!("select count(*) from all_attempts where outcome = 'failed'");
+    let attempts = figure!("select count(*) from all_attempts");
     let rows = figure!("select count(*) from jobs");
     // Every row must be one of the planned jobs (key chaos-<i>, i < N), and,
     // once the submission finished, one of the ids the api returned.
