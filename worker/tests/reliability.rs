@@ -39,6 +39,16 @@ fn outcome(
         finished_at: now,
     }
 }
+/// How many rows of `job_attempts` job `id` has (not counting the attempts
+/// its job row describes).
+async fn attempt_rows(pool: &sqlx::PgPool, id: uuid::Uuid) -> i64 {
+    sqlx::query_scalar("select count(*) from job_attempts where job_id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
 /// Short ticks so recovery is quick in tests.
 const FAST: [(&str, &str); 2] = [
     ("HOUSEKEEPING_INTERVAL_MS", "100"),
@@ -471,12 +481,11 @@ async fn a_running_attempt_is_listed_from_the_job_row_until_its_outcome_is_writt
     let claimed = claims::claim(pool, &[id], "worker-a", 30_000)
         .await
         .expect("claim");
-    let rows: i64 = sqlx::query_scalar("select count(*) from job_attempts where job_id = $1")
-        .bind(id)
-        .fetch_one(pool)
-        .await
-        .expect("count");
-    assert_eq!(rows, 0, "a claim writes no attempt row");
+    assert_eq!(
+        attempt_rows(pool, id).await,
+        0,
+        "a claim writes no attempt row"
+    );
     let running = stack.job(&id.to_string()).await;
     assert_eq!(running["attempts"].as_array().map(Vec::len), Some(1));
     assert_eq!(running["attempts"][0]["outcome"], "running");
@@ -502,13 +511,6 @@ async fn a_running_attempt_is_listed_from_the_job_row_until_its_outcome_is_writt
 async fn a_plain_success_writes_no_attempt_row_and_is_listed_from_the_job_row() {
     let stack = Stack::api_only().await;
     let pool = &stack.env.pool;
-    let rows = |id: uuid::Uuid| async move {
-        sqlx::query_scalar::<_, i64>("select count(*) from job_attempts where job_id = $1")
-            .bind(id)
-            .fetch_one(pool)
-            .await
-            .expect("count")
-    };
     let mut ids = Vec::new();
     for _ in 0..2 {
         let job = stack.submit(json!({"kind": "noop"})).await;
@@ -543,7 +545,7 @@ async fn a_plain_success_writes_no_attempt_row_and_is_listed_from_the_job_row() 
     assert_eq!(accepted, vec![ids[0]]);
 
     assert_eq!(
-        rows(ids[0]).await,
+        attempt_rows(pool, ids[0]).await,
         0,
         "a plain success writes no attempt row"
     );
@@ -558,7 +560,11 @@ async fn a_plain_success_writes_no_attempt_row_and_is_listed_from_the_job_row() 
     assert_eq!(attempts[0]["finished_at"], done["finished_at"]);
     assert!(done["finished_at"].is_string(), "{done:#}");
 
-    assert_eq!(rows(ids[1]).await, 1, "a refused success keeps its row");
+    assert_eq!(
+        attempt_rows(pool, ids[1]).await,
+        1,
+        "a refused success keeps its row"
+    );
     let cancelled = stack.job(&ids[1].to_string()).await;
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["attempts"].as_array().map(Vec::len), Some(1));
