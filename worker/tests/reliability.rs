@@ -731,3 +731,95 @@ async fn a_long_reconcile_does_not_let_the_leader_lease_lapse() {
     stack.wait_for_status(&id_of(&job), "succeeded", WAIT).await;
     stack.stop().await;
 }
+
+/// The reconcile sentinel of the test's Redis prefix, if any.
+async fn sentinel_of(stack: &Stack) -> Option<i64> {
+    let client = redis::Client::open(stack.env.redis_url.as_str()).expect("redis url");
+    let mut redis = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    redis::cmd("GET")
+        .arg(format!("{}:reconciled", stack.env.prefix))
+        .query_async(&mut redis)
+        .await
+        .expect("get")
+}
+
+/// Workers that start on a backlog submitted through the api of a fresh
+/// install run it without reading it back from PostgreSQL: the api found no
+/// live job and vouched for Redis, and the new leader's first reconcile waits
+/// one interval instead of reading every waiting job at once. Any reconcile
+/// would have moved the sentinel.
+#[tokio::test]
+async fn workers_starting_on_a_fresh_backlog_do_not_read_it_back_into_redis() {
+    let mut stack = Stack::api_only().await;
+    let vouched = sentinel_of(&stack).await;
+    assert!(
+        vouched.is_some(),
+        "the api did not vouch for an empty Redis"
+    );
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        ids.push(id_of(&stack.submit(json!({"kind": "noop"})).await));
+    }
+    stack
+        .add_worker(&[
+            ("HOUSEKEEPING_INTERVAL_MS", "100"),
+            ("RECONCILE_INTERVAL_SECS", "3600"),
+        ])
+        .await;
+    for id in &ids {
+        stack.wait_for_status(id, "succeeded", WAIT).await;
+    }
+    let pool = stack.env.pool.clone();
+    wait_until("a leader", || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from housekeeping_leader where holder is not null",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("leader")
+            > 0
+    })
+    .await;
+    // Ten housekeeping ticks as leader.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sentinel_of(&stack).await, vouched, "a reconcile ran");
+    stack.stop().await;
+}
+
+/// An api that starts while PostgreSQL holds a live job does not vouch for a
+/// Redis that lost its data: the leader rebuilds it, and the job runs.
+#[tokio::test]
+async fn an_api_starting_beside_live_jobs_leaves_a_lost_redis_to_the_rebuild() {
+    let mut stack = Stack::api_only().await;
+    let job = stack.submit(json!({"kind": "noop"})).await;
+    stack.env.flush_redis().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let second = tokio::spawn(conveyor_api::run(
+        stack.env.api_config(&[]),
+        listener,
+        stop.clone(),
+    ));
+    wait_until("the second api", || async {
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+    assert_eq!(
+        sentinel_of(&stack).await,
+        None,
+        "the api vouched for a Redis that lost a job"
+    );
+    stack.add_worker(&FAST).await;
+    stack.wait_for_status(&id_of(&job), "succeeded", WAIT).await;
+    stop.cancel();
+    let _ = second.await;
+    stack.stop().await;
+}

@@ -146,6 +146,14 @@ impl From<&Job> for Waiting {
     }
 }
 
+/// Whether PostgreSQL holds no live job (blocked, scheduled, queued or
+/// running): then Redis, whatever it holds, lacks none of them.
+pub async fn nothing_live(pool: &PgPool) -> sqlx::Result<bool> {
+    sqlx::query_scalar("select not exists (select 1 from live_jobs)")
+        .fetch_one(pool)
+        .await
+}
+
 /// Every queued or scheduled job, streamed in one statement: the waiting
 /// entries of `live_jobs`, each joined to its row.
 pub fn all_waiting(pool: &PgPool) -> BoxStream<'_, sqlx::Result<Waiting>> {

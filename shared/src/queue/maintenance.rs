@@ -109,6 +109,22 @@ impl RedisQueue {
         Ok(set == 1)
     }
 
+    /// Sets the sentinel to `from` if it is absent, for a caller that saw
+    /// PostgreSQL hold no live job after `from`: Redis then lacks nothing
+    /// that was waiting at `from`, and the quick reconciles that follow
+    /// cover what came later. Never moves a sentinel that exists. Returns
+    /// whether it was set.
+    pub async fn vouch_for_nothing_live(&self, from: DateTime<Utc>) -> anyhow::Result<bool> {
+        let mut conn = self.conn().await?;
+        let set: Option<String> = redis::cmd("SET")
+            .arg(self.keys.sentinel())
+            .arg(from.timestamp_millis())
+            .arg("NX")
+            .query_async(&mut *conn)
+            .await?;
+        Ok(set.is_some())
+    }
+
     /// Up to when the last reconcile covered PostgreSQL, if Redis says so.
     pub async fn reconciled_through(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         let mut conn = self.conn().await?;

@@ -182,12 +182,18 @@ impl Reconciler {
     }
 
     /// On becoming leader: the first tick asks Redis what the last leader
-    /// covered.
+    /// covered. If Redis vouches for itself (its sentinel is there), the
+    /// first quick reconcile waits one interval, as it would have under the
+    /// last leader: run at once it would read every job still waiting that
+    /// was submitted since the last reconcile, which is the whole backlog
+    /// when workers start on one. Without the sentinel the rebuild starts at
+    /// once (`next_scope`).
     fn start(&mut self) {
         self.stop();
         let suspect = self.suspect;
         *self = Self::new();
         self.suspect = suspect;
+        self.last_run = Some(Instant::now());
     }
 
     /// On losing leadership or shutting down.
