@@ -3,10 +3,11 @@
 //! (`WORKER_METRICS_ADDR`). Names and descriptions live in
 //! `conveyor_shared::metrics`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
-use ::metrics::{counter, gauge, histogram};
+use ::metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 use anyhow::Context;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
@@ -15,7 +16,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use conveyor_shared::db::claims::Finish;
 use conveyor_shared::metrics::{self as shared, names};
-use conveyor_shared::model::{Job, JobStatus};
+use conveyor_shared::model::{AttemptOutcome, Job, JobStatus};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -27,22 +28,81 @@ pub(crate) fn jobs_submitted(jobs: &[Job]) {
     }
 }
 
+/// The metric handles of one (queue, kind), registered with the recorder
+/// the first time a job of theirs runs here. Registering builds a key with
+/// its labels and looks it up in the recorder's registry: done for every
+/// job, that was ~10 % of a worker's CPU in a drain (docs/performance.md).
+/// The recorder is installed before the first job ([`crate::run`]), so the
+/// handles point at it.
+struct KindHandles {
+    started: Counter,
+    pickup: Histogram,
+    ran: Histogram,
+    /// By outcome ([`outcome_index`]), registered when first used so that
+    /// `/metrics` shows only the outcomes that happened.
+    finished: [OnceLock<Counter>; OUTCOMES],
+    retries: OnceLock<Counter>,
+    dead: OnceLock<Counter>,
+    queue: String,
+    kind: String,
+}
+
+const OUTCOMES: usize = 7;
+
+fn outcome_index(outcome: AttemptOutcome) -> usize {
+    match outcome {
+        AttemptOutcome::Running => 0,
+        AttemptOutcome::Succeeded => 1,
+        AttemptOutcome::Failed => 2,
+        AttemptOutcome::TimedOut => 3,
+        AttemptOutcome::Cancelled => 4,
+        AttemptOutcome::Interrupted => 5,
+        AttemptOutcome::Lost => 6,
+    }
+}
+
+/// Queue, then kind: looked up by `&str` without building a key.
+type HandleMap = HashMap<String, HashMap<String, Arc<KindHandles>>>;
+
+static HANDLES: LazyLock<Mutex<HandleMap>> = LazyLock::new(Default::default);
+
+fn handles(queue: &str, kind: &str) -> Arc<KindHandles> {
+    let mut map = HANDLES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = map.get(queue).and_then(|kinds| kinds.get(kind)) {
+        return found.clone();
+    }
+    let made = Arc::new(KindHandles {
+        started: counter!(names::JOBS_STARTED, "queue" => queue.to_owned(), "kind" => kind.to_owned()),
+        pickup: histogram!(names::PICKUP_LATENCY, "queue" => queue.to_owned()),
+        ran: histogram!(names::RUN_DURATION, "queue" => queue.to_owned(), "kind" => kind.to_owned()),
+        finished: Default::default(),
+        retries: OnceLock::new(),
+        dead: OnceLock::new(),
+        queue: queue.to_owned(),
+        kind: kind.to_owned(),
+    });
+    map.entry(queue.to_owned())
+        .or_default()
+        .insert(kind.to_owned(), made.clone());
+    made
+}
+
 /// An attempt started: counts it and records how long the job waited
 /// between becoming due (`run_at`) and being claimed (`started_at`).
 pub(crate) fn job_started(job: &Job) {
-    counter!(names::JOBS_STARTED, "queue" => job.queue.clone(), "kind" => job.kind.clone())
-        .increment(1);
+    let handles = handles(&job.queue, &job.kind);
+    handles.started.increment(1);
     if let Some(started) = job.started_at {
         // Clamped at 0: the api's clock and Postgres's may disagree slightly.
         let waited = (started - job.run_at).to_std().unwrap_or(Duration::ZERO);
-        histogram!(names::PICKUP_LATENCY, "queue" => job.queue.clone())
-            .record(waited.as_secs_f64());
+        handles.pickup.record(waited.as_secs_f64());
     }
 }
 
 /// An attempt's executor returned (or was given up on) after `took`.
 pub(crate) fn job_ran(job: &Job, took: Duration) {
-    histogram!(names::RUN_DURATION, "queue" => job.queue.clone(), "kind" => job.kind.clone())
+    handles(&job.queue, &job.kind)
+        .ran
         .record(took.as_secs_f64());
 }
 
@@ -51,20 +111,33 @@ pub(crate) fn job_ran(job: &Job, took: Duration) {
 /// attempt counts by its outcome; retries and dead letters count only when
 /// they really happened.
 pub(crate) fn attempt_ended(job: &Job, finish: &Finish, accepted: bool) {
-    let (queue, kind) = (job.queue.clone(), job.kind.clone());
-    counter!(names::JOBS_FINISHED, "queue" => queue.clone(), "kind" => kind.clone(),
-             "outcome" => finish.outcome.as_str())
-    .increment(1);
+    let handles = handles(&job.queue, &job.kind);
+    let labels = |h: &KindHandles| (h.queue.clone(), h.kind.clone());
+    handles.finished[outcome_index(finish.outcome)]
+        .get_or_init(|| {
+            let (queue, kind) = labels(&handles);
+            counter!(names::JOBS_FINISHED, "queue" => queue, "kind" => kind,
+                     "outcome" => finish.outcome.as_str())
+        })
+        .increment(1);
     if !accepted {
         return;
     }
     match finish.status {
-        JobStatus::Scheduled => {
-            counter!(names::JOB_RETRIES, "queue" => queue, "kind" => kind).increment(1)
-        }
-        JobStatus::Dead => {
-            counter!(names::JOBS_DEAD, "queue" => queue, "kind" => kind).increment(1)
-        }
+        JobStatus::Scheduled => handles
+            .retries
+            .get_or_init(|| {
+                let (queue, kind) = labels(&handles);
+                counter!(names::JOB_RETRIES, "queue" => queue, "kind" => kind)
+            })
+            .increment(1),
+        JobStatus::Dead => handles
+            .dead
+            .get_or_init(|| {
+                let (queue, kind) = labels(&handles);
+                counter!(names::JOBS_DEAD, "queue" => queue, "kind" => kind)
+            })
+            .increment(1),
         _ => {}
     }
 }
@@ -88,16 +161,22 @@ pub(crate) fn leadership_changed(leader: bool) {
 /// lives: dropping it (however the job's task ends) frees the slot.
 pub(crate) struct BusySlot(());
 
+/// The busy-slots gauge, registered once (see [`KindHandles`]).
+fn slots_busy() -> &'static Gauge {
+    static SLOTS_BUSY: OnceLock<Gauge> = OnceLock::new();
+    SLOTS_BUSY.get_or_init(|| gauge!(names::SLOTS_BUSY))
+}
+
 impl BusySlot {
     pub(crate) fn take() -> Self {
-        gauge!(names::SLOTS_BUSY).increment(1.0);
+        slots_busy().increment(1.0);
         BusySlot(())
     }
 }
 
 impl Drop for BusySlot {
     fn drop(&mut self) {
-        gauge!(names::SLOTS_BUSY).decrement(1.0);
+        slots_busy().decrement(1.0);
     }
 }
 
