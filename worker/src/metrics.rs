@@ -112,34 +112,25 @@ pub(crate) fn job_ran(job: &Job, took: Duration) {
 /// they really happened.
 pub(crate) fn attempt_ended(job: &Job, finish: &Finish, accepted: bool) {
     let handles = handles(&job.queue, &job.kind);
-    let labels = |h: &KindHandles| (h.queue.clone(), h.kind.clone());
+    let outcome = finish.outcome.as_str();
     handles.finished[outcome_index(finish.outcome)]
         .get_or_init(|| {
-            let (queue, kind) = labels(&handles);
-            counter!(names::JOBS_FINISHED, "queue" => queue, "kind" => kind,
-                     "outcome" => finish.outcome.as_str())
+            counter!(names::JOBS_FINISHED, "queue" => handles.queue.clone(),
+                     "kind" => handles.kind.clone(), "outcome" => outcome)
         })
         .increment(1);
     if !accepted {
         return;
     }
-    match finish.status {
-        JobStatus::Scheduled => handles
-            .retries
-            .get_or_init(|| {
-                let (queue, kind) = labels(&handles);
-                counter!(names::JOB_RETRIES, "queue" => queue, "kind" => kind)
-            })
-            .increment(1),
-        JobStatus::Dead => handles
-            .dead
-            .get_or_init(|| {
-                let (queue, kind) = labels(&handles);
-                counter!(names::JOBS_DEAD, "queue" => queue, "kind" => kind)
-            })
-            .increment(1),
-        _ => {}
-    }
+    let (cell, name) = match finish.status {
+        JobStatus::Scheduled => (&handles.retries, names::JOB_RETRIES),
+        JobStatus::Dead => (&handles.dead, names::JOBS_DEAD),
+        _ => return,
+    };
+    cell.get_or_init(
+        || counter!(name, "queue" => handles.queue.clone(), "kind" => handles.kind.clone()),
+    )
+    .increment(1);
 }
 
 /// Makes the worker's own series visible from start-up (at 0), before the

@@ -46,16 +46,8 @@ async fn postgres_and_redis_paused_blackholed_and_restarted_under_load_run_every
         stack.add_worker(&through).await;
     }
     // A second api, the one the load goes through.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let api_stop = tokio_util::sync::CancellationToken::new();
-    let api = tokio::spawn(conveyor_api::run(
-        stack.env.api_config(&through),
-        listener,
-        api_stop.clone(),
-    ));
+    let api = common::ExtraApi::start(&stack.env, &through).await;
+    let base = api.base.clone();
     let ledger =
         std::env::temp_dir().join(format!("conveyor-load-{}", uuid::Uuid::new_v4().simple()));
 
@@ -156,7 +148,6 @@ async fn postgres_and_redis_paused_blackholed_and_restarted_under_load_run_every
     eprintln!("checked; stopping");
     println!("{JOBS} jobs, {refused} refused submits retried, every job ran once");
     let _ = std::fs::remove_file(&ledger);
-    api_stop.cancel();
-    api.abort();
+    api.stop().await;
     stack.stop().await;
 }

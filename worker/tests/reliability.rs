@@ -368,16 +368,8 @@ async fn with_postgres_down_the_api_answers_503_and_workers_keep_their_outcomes(
     // An api whose Postgres is gone answers 503 with a clear error.
     let api_pg = Proxy::start(stack.env.postgres_addr()).await;
     let api_url = api_pg.url_for(&stack.env.database_url);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let stop = tokio_util::sync::CancellationToken::new();
-    let api = tokio::spawn(conveyor_api::run(
-        stack.env.api_config(&[("DATABASE_URL", api_url.as_str())]),
-        listener,
-        stop.clone(),
-    ));
+    let api = common::ExtraApi::start(&stack.env, &[("DATABASE_URL", api_url.as_str())]).await;
+    let base = api.base.clone();
     wait_until("the second api", || async {
         stack
             .http
@@ -415,8 +407,7 @@ async fn with_postgres_down_the_api_answers_503_and_workers_keep_their_outcomes(
             .is_ok_and(|r| r.status() == StatusCode::OK)
     })
     .await;
-    stop.cancel();
-    let _ = api.await;
+    api.stop().await;
     stack.stop().await;
 }
 
@@ -796,16 +787,8 @@ async fn an_api_starting_beside_live_jobs_leaves_a_lost_redis_to_the_rebuild() {
     let mut stack = Stack::api_only().await;
     let job = stack.submit(json!({"kind": "noop"})).await;
     stack.env.flush_redis().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let stop = tokio_util::sync::CancellationToken::new();
-    let second = tokio::spawn(conveyor_api::run(
-        stack.env.api_config(&[]),
-        listener,
-        stop.clone(),
-    ));
+    let second = common::ExtraApi::start(&stack.env, &[]).await;
+    let base = second.base.clone();
     wait_until("the second api", || async {
         reqwest::get(format!("{base}/readyz"))
             .await
@@ -819,7 +802,6 @@ async fn an_api_starting_beside_live_jobs_leaves_a_lost_redis_to_the_rebuild() {
     );
     stack.add_worker(&FAST).await;
     stack.wait_for_status(&id_of(&job), "succeeded", WAIT).await;
-    stop.cancel();
-    let _ = second.await;
+    second.stop().await;
     stack.stop().await;
 }

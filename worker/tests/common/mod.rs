@@ -19,6 +19,42 @@ pub struct Worker {
     task: JoinHandle<anyhow::Result<()>>,
 }
 
+/// An api on a test's database and Redis (settings as in
+/// [`TestEnv::api_config`]), on its own port; not waited for. A [`Stack`]'s
+/// own, or another one beside it.
+pub struct ExtraApi {
+    pub base: String,
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl ExtraApi {
+    pub async fn start(env: &TestEnv, extra: &[(&str, &str)]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(conveyor_api::run(
+            env.api_config(extra),
+            listener,
+            stop.clone(),
+        ));
+        Self { base, stop, task }
+    }
+
+    /// Shuts it down and waits for it (10 s at most, then it is dropped).
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if tokio::time::timeout(Duration::from_secs(10), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+        }
+    }
+}
+
 impl Worker {
     /// Asks the worker to shut down gracefully and waits for it.
     pub async fn stop(self) {
@@ -49,16 +85,11 @@ impl Stack {
     pub async fn api_with(extra: &[(&str, &str)]) -> Self {
         let env = TestEnv::new().await;
         let token = create_token(&env, "tests", Scope::Admin).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let api_stop = CancellationToken::new();
-        let api_task = tokio::spawn(conveyor_api::run(
-            env.api_config(extra),
-            listener,
-            api_stop.clone(),
-        ));
+        let ExtraApi {
+            base,
+            stop: api_stop,
+            task: api_task,
+        } = ExtraApi::start(&env, extra).await;
         let http = client_with(&token);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
