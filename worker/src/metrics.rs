@@ -194,7 +194,8 @@ pub(crate) fn serve(
         .route("/metrics", get(scrape))
         .with_state(Arc::new(token));
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app)
+        // A make-service, as the api's (see conveyor_api::run).
+        if let Err(e) = axum::serve(listener, app.into_make_service())
             .with_graceful_shutdown(stop.cancelled_owned())
             .await
         {

@@ -621,3 +621,44 @@ echo walked"#;
     let _ = worker.kill().await;
     stack.stop().await;
 }
+
+/// This process's resident memory, in KiB.
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .expect("/proc/self/status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Many open connections cost the api little memory: each used to get its
+/// own deep copy of every route and its layers (~2 MB a connection).
+#[tokio::test]
+async fn many_keep_alive_connections_cost_the_api_little_memory() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = Stack::api_only().await;
+    let addr = stack.base.trim_start_matches("http://").to_owned();
+    let before = rss_kib();
+    let mut connections = Vec::new();
+    for _ in 0..64 {
+        let mut c = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("send");
+        let mut answer = [0u8; 12];
+        c.read_exact(&mut answer).await.expect("answer");
+        assert_eq!(&answer, b"HTTP/1.1 200");
+        connections.push(c);
+    }
+    let grew_mib = rss_kib().saturating_sub(before) / 1024;
+    assert!(
+        grew_mib < 32,
+        "64 connections took {grew_mib} MiB of the api's process"
+    );
+    drop(connections);
+    still_serves(&stack).await;
+    stack.stop().await;
+}
