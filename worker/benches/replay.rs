@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use conveyor_shared::db::{claims, jobs};
-use conveyor_shared::model::{AttemptOutcome, JobSpec, JobStatus, Limits};
+use conveyor_shared::model::{JobSpec, Limits};
 use conveyor_shared::testing::TestEnv;
 use serde_json::json;
 use sqlx::postgres::PgPoolOptions;
@@ -179,18 +179,7 @@ async fn replay(env: &TestEnv, o: &Options, sql: &str, ticks: f64) -> Result<Fig
     let now = Utc::now();
     let finishes: Vec<claims::Finish> = claimed
         .iter()
-        .map(|job| claims::Finish {
-            id: job.id,
-            attempt: job.attempt,
-            outcome: AttemptOutcome::Succeeded,
-            status: JobStatus::Succeeded,
-            run_at: None,
-            error: None,
-            result: None,
-            output: None,
-            started_at: job.started_at.unwrap_or(now),
-            finished_at: now,
-        })
+        .map(|job| claims::Finish::succeeded(job, now))
         .collect();
     let mut finished = 0;
     let (cpu2, wall2) = (backend_cpu(pid, ticks)?, Instant::now());

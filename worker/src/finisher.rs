@@ -277,16 +277,10 @@ mod tests {
         Finished {
             job: job.clone(),
             finish: Finish {
-                id: job.id,
-                attempt: job.attempt,
-                outcome: AttemptOutcome::Succeeded,
-                status: JobStatus::Succeeded,
-                run_at: None,
-                error: None,
                 result: Some(result),
                 output: Some(output.to_owned()),
                 started_at: now,
-                finished_at: now,
+                ..Finish::succeeded(job, now)
             },
             span: tracing::Span::none(),
         }

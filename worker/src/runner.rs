@@ -592,18 +592,7 @@ impl Worker {
     ) -> Finish {
         let now = self.clock.now();
         let bound = |o: Option<String>| o.map(|t| truncate_output(t, MAX_OUTPUT_BYTES));
-        let mut finish = Finish {
-            id: job.id,
-            attempt: job.attempt,
-            outcome: AttemptOutcome::Succeeded,
-            status: JobStatus::Succeeded,
-            run_at: None,
-            error: None,
-            result: None,
-            output: None,
-            started_at: job.started_at.unwrap_or(now),
-            finished_at: now,
-        };
+        let mut finish = Finish::succeeded(job, now);
         let failure = match (outcome, stopped) {
             (Ok(success), None) => {
                 info!(took_ms = took.as_millis() as u64, "job succeeded");

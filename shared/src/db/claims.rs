@@ -110,6 +110,23 @@ pub struct Finish {
 }
 
 impl Finish {
+    /// A plain success of `job`'s current attempt, ended at `now`: the job
+    /// succeeds, with no result, output or error (fill them in after).
+    pub fn succeeded(job: &Job, now: DateTime<Utc>) -> Self {
+        Self {
+            id: job.id,
+            attempt: job.attempt,
+            outcome: AttemptOutcome::Succeeded,
+            status: JobStatus::Succeeded,
+            run_at: None,
+            error: None,
+            result: None,
+            output: None,
+            started_at: job.started_at.unwrap_or(now),
+            finished_at: now,
+        }
+    }
+
     /// This outcome with every NUL character in its error, result and output
     /// replaced, so PostgreSQL can store it.
     pub fn storable(mut self) -> Self {
