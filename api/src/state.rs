@@ -129,6 +129,20 @@ impl AppState {
         notified.await;
     }
 
+    /// The ids Redis holds in flight in `queue` (or every queue): where the
+    /// running jobs are looked up (migration 0015). `None` when Redis does
+    /// not answer: the readers then fall back to PostgreSQL alone.
+    pub async fn running_ids(&self, queue: Option<&str>) -> Option<Vec<uuid::Uuid>> {
+        match self.queue.inflight_ids(queue).await {
+            Ok(ids) => Some(ids),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"),
+                               "Redis did not list the jobs in flight; reading PostgreSQL alone");
+                None
+            }
+        }
+    }
+
     /// Kinds a job may have: the built-ins and those registered by workers.
     /// The registered list is cached for a few seconds and re-read at once
     /// when a kind is not in it (a cheap read of a tiny table).

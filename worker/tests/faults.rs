@@ -145,7 +145,7 @@ async fn an_attempt_whose_lease_was_taken_over_is_stopped_and_the_new_one_keeps_
             .execute(&pool)
             .await
             .expect("expire");
-        reclaimed = housekeeping::reclaim_expired(&pool, epoch, 0, None, 10)
+        reclaimed = housekeeping::reclaim_expired(&pool, epoch, 0, None, &[id])
             .await
             .expect("reclaim");
     }

@@ -442,9 +442,11 @@ async fn bulk_actions_apply_to_ids_or_a_filter_and_skip_what_does_not_fit() {
 }
 
 /// `live_jobs` (migration 0011) holds exactly the jobs that are not final,
-/// with their status, due time and lease, whatever moved them: submit, a
-/// delay, a claim, a finish, a failure with retry, dead, cancel, a retry by
-/// hand. Each status is listed through whichever index holds it.
+/// with their status and due time, whatever moved them: submit, a delay, a
+/// claim, a finish, a failure with retry, dead, cancel, a retry by hand. A
+/// running job keeps its `queued` entry untouched (migration 0015: a claim
+/// writes nothing there). Each status is listed through whichever index
+/// holds it, running jobs through Redis's in-flight ids.
 #[tokio::test]
 async fn live_jobs_mirrors_every_job_not_final_and_each_status_lists() {
     let mut stack = Stack::api_only().await;
@@ -452,12 +454,11 @@ async fn live_jobs_mirrors_every_job_not_final_and_each_status_lists() {
     let mismatches = || async {
         sqlx::query_scalar::<_, i64>(
             "select count(*) from (
-                 select id, status, run_at, lease_expires_at from jobs
+                 select id, live_status(status) as status, run_at from jobs
                  where status in ('blocked', 'scheduled', 'queued', 'running')
              ) j full join live_jobs l using (id)
              where j.id is null or l.id is null
-                or (j.status, j.run_at, j.lease_expires_at)
-                   is distinct from (l.status, l.run_at, l.lease_expires_at)",
+                or (j.status, j.run_at) is distinct from (l.status, l.run_at)",
         )
         .fetch_one(&pool)
         .await
@@ -490,10 +491,22 @@ async fn live_jobs_mirrors_every_job_not_final_and_each_status_lists() {
             .await,
     );
     assert_eq!(mismatches().await, 0, "after submits");
+    // The row version of `long`'s entry: a claim must not write a new one.
+    let version = || async {
+        sqlx::query_scalar::<_, String>(
+            "select status::text || ' ' || xmin::text from live_jobs where id = $1::uuid",
+        )
+        .bind(&long)
+        .fetch_one(&pool)
+        .await
+        .expect("live entry")
+    };
+    let submitted = version().await;
     stack.add_worker(&[("WORKER_ALLOW_SHELL", "1")]).await;
     stack.wait_for_status(&ok, "succeeded", WAIT).await;
     stack.wait_for_status(&failing, "dead", WAIT).await;
     stack.wait_for_status(&long, "running", WAIT).await;
+    assert_eq!(version().await, submitted, "a claim rewrote the live entry");
     let (status, _) = stack
         .post(&format!("/api/v1/jobs/{cancelled}/cancel"), json!({}))
         .await;
@@ -591,5 +604,90 @@ async fn finished_per_minute_counts_each_finish_once() {
     assert_eq!(status, StatusCode::OK);
     stack.wait_for_status(&failing, "dead", WAIT).await;
     assert_eq!(totals().await, (3, 2), "its second death counts again");
+    stack.stop().await;
+}
+
+/// Running jobs are found among the ids Redis holds in flight, and without
+/// them (Redis did not answer) by reading `live_jobs`' queued entries: both
+/// find a running job and only it, in the list, the bulk selection and the
+/// workers page (migration 0015).
+#[tokio::test]
+async fn running_jobs_are_found_with_and_without_the_ids_in_flight() {
+    use conveyor_shared::db::jobs::{self, JobFilter, JobSort};
+    use conveyor_shared::db::{claims, workers};
+    use conveyor_shared::model::JobStatus;
+
+    let stack = Stack::api_only().await;
+    let pool = &stack.env.pool;
+    let running =
+        uuid::Uuid::parse_str(&id_of(&stack.submit(json!({"kind": "noop"})).await)).expect("uuid");
+    let queued =
+        uuid::Uuid::parse_str(&id_of(&stack.submit(json!({"kind": "noop"})).await)).expect("uuid");
+    claims::claim(pool, &[running], "worker-a", 30_000)
+        .await
+        .expect("claim");
+    let filter = JobFilter {
+        status: Some(JobStatus::Running),
+        queue: None,
+        kind: None,
+        name: None,
+    };
+    let eligible = [JobStatus::Queued, JobStatus::Running];
+    let all = JobFilter {
+        status: None,
+        ..filter.clone()
+    };
+    // In flight: the running job, and the queued one (a claim not yet in
+    // PostgreSQL): only the running one is listed.
+    for among in [Some(&[running, queued][..]), None] {
+        let listed = jobs::list(pool, &filter, JobSort::Created, None, 10, among)
+            .await
+            .expect("list");
+        assert_eq!(
+            listed.iter().map(|j| j.id).collect::<Vec<_>>(),
+            vec![running],
+            "{among:?}"
+        );
+        let matching = jobs::matching_ids(pool, &all, &eligible, 10, among)
+            .await
+            .expect("matching");
+        assert_eq!(matching, vec![queued, running], "{among:?}");
+        assert!(
+            jobs::list(pool, &filter, JobSort::Priority, None, 10, among)
+                .await
+                .expect("list")
+                .iter()
+                .all(|j| j.id == running)
+        );
+    }
+    // Among ids that do not include it, the running job is not found.
+    let listed = jobs::list(pool, &filter, JobSort::Created, None, 10, Some(&[queued]))
+        .await
+        .expect("list");
+    assert!(listed.is_empty());
+    // The workers page, with and without the ids.
+    workers::heartbeat(
+        pool,
+        &workers::Registration {
+            id: "worker-a".into(),
+            host: "test".into(),
+            pid: 1,
+            queues: vec!["default".into()],
+            concurrency: 1,
+            kinds: vec!["noop".into()],
+            heartbeat_ms: 10_000,
+        },
+    )
+    .await
+    .expect("heartbeat");
+    for among in [Some(&[running, queued][..]), None] {
+        let live = workers::live(pool, among).await.expect("workers");
+        let held: Vec<uuid::Uuid> = live
+            .iter()
+            .filter(|w| w.id == "worker-a")
+            .flat_map(|w| w.running.iter().map(|r| r.id))
+            .collect();
+        assert_eq!(held, vec![running], "{among:?}");
+    }
     stack.stop().await;
 }

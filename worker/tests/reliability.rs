@@ -100,6 +100,32 @@ async fn a_killed_workers_job_runs_again_after_its_lease_expires() {
     stack.stop().await;
 }
 
+/// The leader finds expired leases through Redis's in-flight sets
+/// (migration 0015). When Redis lost them, the rebuild puts the running
+/// jobs' entries back from PostgreSQL, so a job whose worker died after the
+/// loss still runs again.
+#[tokio::test]
+async fn a_killed_workers_job_runs_again_even_after_redis_lost_its_in_flight_entry() {
+    let mut stack = Stack::api_only().await;
+    let mut doomed = stack.spawn_worker_process(&FAST);
+    let job = stack
+        .submit(json!({"kind": "shell", "max_attempts": 1,
+                       "payload": {"argv": ["sh", "-c", "sleep 1; echo done"]}}))
+        .await;
+    let id = id_of(&job);
+    stack.wait_for_status(&id, "running", WAIT).await;
+    stack.env.flush_redis().await;
+    sigkill(&doomed);
+    let _ = doomed.wait().await;
+    stack.add_worker(&FAST).await;
+    let done = stack.wait_for_status(&id, "succeeded", WAIT).await;
+    let attempts = done["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 2, "{done:#}");
+    assert_eq!(attempts[0]["outcome"], "lost");
+    assert_eq!(attempts[1]["outcome"], "succeeded");
+    stack.stop().await;
+}
+
 #[tokio::test]
 async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_newer_attempt() {
     let stack = Stack::api_only().await;
@@ -119,7 +145,7 @@ async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_newer_attempt(
     let epoch = housekeeping::take_epoch(pool, "leader")
         .await
         .expect("epoch");
-    let reclaimed = housekeeping::reclaim_expired(pool, epoch, 0, None, 10)
+    let reclaimed = housekeeping::reclaim_expired(pool, epoch, 0, None, &[id])
         .await
         .expect("reclaim");
     assert_eq!(reclaimed.len(), 1);

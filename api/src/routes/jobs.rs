@@ -373,7 +373,19 @@ pub async fn list(
         })?),
     };
     let filter = filter_of(params.queue, params.kind, params.name, status);
-    let mut jobs = jobs::list(&state.pool, &filter, sort, cursor, limit + 1).await?;
+    let running = match filter.status {
+        Some(JobStatus::Running) => state.running_ids(filter.queue.as_deref()).await,
+        _ => None,
+    };
+    let mut jobs = jobs::list(
+        &state.pool,
+        &filter,
+        sort,
+        cursor,
+        limit + 1,
+        running.as_deref(),
+    )
+    .await?;
     let next_cursor = if jobs.len() > limit as usize {
         jobs.truncate(limit as usize);
         jobs.last().map(|j| Cursor::after(j, sort).encode())
@@ -633,8 +645,20 @@ pub async fn bulk(
                     JobStatus::Skipped,
                 ],
             };
-            let mut ids =
-                jobs::matching_ids(&state.pool, &filter, eligible, BULK_LIMIT as i64 + 1).await?;
+            let wants_running = eligible.contains(&JobStatus::Running)
+                && filter.status.is_none_or(|s| s == JobStatus::Running);
+            let running = match wants_running {
+                true => state.running_ids(filter.queue.as_deref()).await,
+                false => None,
+            };
+            let mut ids = jobs::matching_ids(
+                &state.pool,
+                &filter,
+                eligible,
+                BULK_LIMIT as i64 + 1,
+                running.as_deref(),
+            )
+            .await?;
             let more = ids.len() > BULK_LIMIT;
             ids.truncate(BULK_LIMIT);
             (ids, more)

@@ -27,7 +27,8 @@ pub struct WorkerList {
 #[utoipa::path(operation_id = "workers_list", get, path = "/api/v1/workers", tag = "workers",
     responses((status = 200, description = "Live workers", body = WorkerList)))]
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<WorkerList>, ApiError> {
+    let running = state.running_ids(None).await;
     Ok(Json(WorkerList {
-        workers: workers::live(&state.pool).await?,
+        workers: workers::live(&state.pool, running.as_deref()).await?,
     }))
 }

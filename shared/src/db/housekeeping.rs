@@ -59,8 +59,10 @@ pub async fn promote_due(pool: &PgPool, fence: i64, limit: i64) -> sqlx::Result<
     .await
 }
 
-/// Running jobs whose lease expired more than `grace_ms` ago (their worker
-/// died or lost Postgres for longer than a lease and the grace): the attempt
+/// Of `ids` (candidates: Redis's in-flight entries past their deadline,
+/// migration 0015), the running jobs whose lease expired more than
+/// `grace_ms` ago (their worker died or lost Postgres for longer than a
+/// lease and the grace): the attempt
 /// is recorded as `lost` and the job goes back to the queue without spending
 /// its retry budget — unless it was lost four times before, which makes it
 /// dead (a job that kills its workers). The grace gives a live worker whose
@@ -73,7 +75,7 @@ pub async fn reclaim_expired(
     fence: i64,
     grace_ms: i64,
     not_after: Option<chrono::DateTime<chrono::Utc>>,
-    limit: i64,
+    ids: &[Uuid],
 ) -> sqlx::Result<Vec<Job>> {
     sqlx::query_as(
         "with fence as (
@@ -82,14 +84,12 @@ pub async fn reclaim_expired(
              select j.id, j.attempt, j.lease_owner, j.started_at,
                     (select count(*) from job_attempts a
                       where a.job_id = j.id and a.outcome = 'lost') as lost_before
-             from live_jobs l join jobs j on j.id = l.id
-             where l.status = 'running'
-               and l.lease_expires_at < now() - $3 * interval '1 millisecond'
+             from jobs j
+             where j.id = any($2)
                and j.status = 'running'
                and j.lease_expires_at < now() - $3 * interval '1 millisecond'
                and ($4::timestamptz is null or now() <= $4)
                and exists (select 1 from fence)
-             order by l.lease_expires_at limit $2
              for update of j skip locked
          ), attempts as (
              -- The attempt's row is written when it ends (migration 0010);
@@ -116,7 +116,7 @@ pub async fn reclaim_expired(
          returning j.*",
     )
     .bind(fence)
-    .bind(limit)
+    .bind(ids)
     .bind(grace_ms as f64)
     .bind(not_after)
     .fetch_all(pool)
@@ -163,6 +163,27 @@ pub fn all_waiting(pool: &PgPool) -> BoxStream<'_, sqlx::Result<Waiting>> {
          where l.status = any($1) and j.status = any($1)",
     )
     .bind(&JobStatus::WAITING[..])
+    .fetch(pool)
+}
+
+/// A running job as the rebuild files it in Redis's in-flight set: by its
+/// lease deadline.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Running {
+    pub id: Uuid,
+    pub queue: String,
+    pub lease_expires_at: DateTime<Utc>,
+}
+
+/// Every running job, streamed in one statement: the `queued` entries of
+/// `live_jobs` (a running job keeps its entry, migration 0015) whose job is
+/// running.
+pub fn all_running(pool: &PgPool) -> BoxStream<'_, sqlx::Result<Running>> {
+    sqlx::query_as(
+        "select j.id, j.queue, coalesce(j.lease_expires_at, now()) as lease_expires_at
+         from live_jobs l join jobs j on j.id = l.id
+         where l.status = 'queued' and j.status = 'running'",
+    )
     .fetch(pool)
 }
 

@@ -210,22 +210,59 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &JobFilter) {
     }
 }
 
+/// Where running jobs are found (migration 0015: `live_jobs` does not tell
+/// a running job from a queued one): among `running`, the ids Redis holds
+/// in flight; without them (Redis did not answer), among every queued entry
+/// of `live_jobs`, which is right but reads as much as the backlog. The
+/// `from … where` of `select`, the id column to order by, and the ids to
+/// bind after it (` and j.id = any(…)`).
+pub(crate) fn running_source(
+    select: &str,
+    running: Option<&[Uuid]>,
+) -> (String, &'static str, Option<Vec<Uuid>>) {
+    match running {
+        Some(ids) => (
+            format!("{select} from jobs j where j.status = 'running'"),
+            "j.id",
+            Some(ids.to_vec()),
+        ),
+        None => (
+            format!(
+                "{select} from live_jobs l join jobs j on j.id = l.id
+                 where l.status = 'queued' and j.status = 'running'"
+            ),
+            "l.id",
+            None,
+        ),
+    }
+}
+
 /// One page of jobs in `sort` order, after `cursor`. Keyset pagination: each
 /// page is an index range scan, however deep. Where the jobs of a status are
-/// found (migration 0011): jobs not final through `live_jobs`, dead,
-/// cancelled and skipped ones through their partial index, succeeded ones
-/// (most jobs) by the primary key.
+/// found (migration 0011): blocked, scheduled and queued jobs through
+/// `live_jobs`, running ones among `running` (see [`running_branch`]),
+/// dead, cancelled and skipped ones through their partial index, succeeded
+/// ones (most jobs) by the primary key.
 pub async fn list(
     pool: &PgPool,
     filter: &JobFilter,
     sort: JobSort,
     cursor: Option<Cursor>,
     limit: u32,
+    running: Option<&[Uuid]>,
 ) -> sqlx::Result<Vec<Job>> {
     let mut q: QueryBuilder<Postgres>;
     // The id column the page is ordered by: live_jobs' own when it leads.
     let mut key = "j.id";
     match filter.status {
+        Some(JobStatus::Running) => {
+            let (from, id_key, ids) = running_source("select j.*", running);
+            q = QueryBuilder::new(from);
+            if let Some(ids) = ids {
+                q.push(" and j.id = any(").push_bind(ids).push(")");
+            }
+            key = id_key;
+        }
         Some(status) if !status.is_final() => {
             // The status as a literal (one of the enum's names), so the
             // planner picks its partial index of live_jobs (migration 0011).
@@ -268,6 +305,16 @@ pub async fn list(
     q.build_query_as().fetch_all(pool).await
 }
 
+/// One branch of [`matching_ids`]: its `select … = any(` (the statuses are
+/// bound after it), the id column it is ordered by, and the ids it is
+/// limited to, if any.
+struct Branch {
+    select: String,
+    key: &'static str,
+    statuses: Vec<JobStatus>,
+    among: Option<Vec<Uuid>>,
+}
+
 /// Ids of the jobs matching `filter` whose status is one of `eligible`,
 /// newest first, at most `limit`: one branch per place the statuses are
 /// found (see [`list`]), each an index scan.
@@ -276,6 +323,7 @@ pub async fn matching_ids(
     filter: &JobFilter,
     eligible: &[JobStatus],
     limit: i64,
+    running: Option<&[Uuid]>,
 ) -> sqlx::Result<Vec<Uuid>> {
     let wanted: Vec<JobStatus> = eligible
         .iter()
@@ -288,46 +336,67 @@ pub async fn matching_ids(
         .copied()
         .filter(|s| s.is_final() && *s != JobStatus::Succeeded)
         .collect();
-    // (select, key, statuses): a branch per live status (its partial index
-    // of live_jobs, the status a literal as in `list`), one for the rare
-    // final ones, one for succeeded.
-    let mut branches: Vec<(String, &str, Vec<JobStatus>)> = live
+    // A branch per live status (its partial index of live_jobs, the status
+    // a literal as in `list`; running jobs among their ids, see
+    // [`running_source`]), one for the rare final ones, one for succeeded.
+    let mut branches: Vec<Branch> = live
         .into_iter()
-        .map(|status| {
-            (
-                format!(
+        .map(|status| match status {
+            JobStatus::Running => {
+                let (from, key, among) = running_source("select j.id", running);
+                Branch {
+                    select: format!("{from} and j.status = any("),
+                    key,
+                    statuses: vec![status],
+                    among,
+                }
+            }
+            _ => Branch {
+                select: format!(
                     "select l.id from live_jobs l join jobs j on j.id = l.id
                      where l.status = '{}' and j.status = any(",
                     status.as_str()
                 ),
-                "l.id",
-                vec![status],
-            )
+                key: "l.id",
+                statuses: vec![status],
+                among: None,
+            },
         })
         .collect();
     if !rare.is_empty() {
-        branches.push((
-            "select j.id from jobs j where j.rare_final = any(".to_owned(),
-            "j.id",
-            rare,
-        ));
+        branches.push(Branch {
+            select: "select j.id from jobs j where j.rare_final = any(".to_owned(),
+            key: "j.id",
+            statuses: rare,
+            among: None,
+        });
     }
     if wanted.contains(&JobStatus::Succeeded) {
-        branches.push((
-            "select j.id from jobs j where j.status = any(".to_owned(),
-            "j.id",
-            vec![JobStatus::Succeeded],
-        ));
+        branches.push(Branch {
+            select: "select j.id from jobs j where j.status = any(".to_owned(),
+            key: "j.id",
+            statuses: vec![JobStatus::Succeeded],
+            among: None,
+        });
     }
     if branches.is_empty() {
         return Ok(Vec::new());
     }
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("select id from (");
-    for (i, (select, key, statuses)) in branches.into_iter().enumerate() {
+    for (i, branch) in branches.into_iter().enumerate() {
+        let Branch {
+            select,
+            key,
+            statuses,
+            among,
+        } = branch;
         if i > 0 {
             q.push(" union all ");
         }
         q.push("(").push(select).push_bind(statuses).push(")");
+        if let Some(ids) = among {
+            q.push(" and j.id = any(").push_bind(ids).push(")");
+        }
         push_filter(&mut q, filter);
         q.push(format!(" order by {key} desc limit "))
             .push_bind(limit)

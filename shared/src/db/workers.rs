@@ -107,8 +107,10 @@ struct WorkerRow {
 }
 
 /// Workers that heartbeated within three of their heartbeat periods, each
-/// with the jobs it holds leases on.
-pub async fn live(pool: &PgPool) -> sqlx::Result<Vec<WorkerInfo>> {
+/// with the jobs it holds leases on, found among `running` (the ids Redis
+/// holds in flight; see [`crate::db::jobs::list`] for the fallback without
+/// them).
+pub async fn live(pool: &PgPool, running: Option<&[Uuid]>) -> sqlx::Result<Vec<WorkerInfo>> {
     let rows: Vec<WorkerRow> = sqlx::query_as(
         "select id, host, pid, queues, concurrency, kinds, started_at, last_seen_at
          from workers
@@ -132,18 +134,23 @@ pub async fn live(pool: &PgPool) -> sqlx::Result<Vec<WorkerInfo>> {
         })
         .collect();
     let ids: Vec<String> = workers.iter().map(|w| w.id.clone()).collect();
-    let running: Vec<(String, RunningJob)> = sqlx::query_as::<_, RunningRow>(
-        "select j.lease_owner, j.id, j.queue, j.kind, j.name, j.attempt, j.started_at
-         from live_jobs l join jobs j on j.id = l.id
-         where l.status = 'running' and j.status = 'running' and j.lease_owner = any($1)
-         order by j.started_at",
-    )
-    .bind(&ids)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .map(|r| (r.lease_owner, r.job))
-    .collect();
+    let columns = "select j.lease_owner, j.id, j.queue, j.kind, j.name, j.attempt, j.started_at";
+    let (from, _, among) = crate::db::jobs::running_source(columns, running);
+    let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(from);
+    q.push(" and j.lease_owner = any(")
+        .push_bind(&ids)
+        .push(")");
+    if let Some(among) = among {
+        q.push(" and j.id = any(").push_bind(among).push(")");
+    }
+    q.push(" order by j.started_at");
+    let running: Vec<(String, RunningJob)> = q
+        .build_query_as::<RunningRow>()
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(|r| (r.lease_owner, r.job))
+        .collect();
     for (owner, job) in running {
         if let Some(w) = workers.iter_mut().find(|w| w.id == owner) {
             w.running.push(job);

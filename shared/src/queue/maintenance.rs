@@ -195,6 +195,33 @@ impl RedisQueue {
         Ok(added)
     }
 
+    /// Records the running `jobs` (id, lease deadline) of `queue` in its
+    /// in-flight set where Redis lacks them (`ZADD NX`: a deadline the
+    /// heartbeat pushed on is kept), so that the leader's reclaim finds them
+    /// if their worker is gone. Returns how many were added.
+    pub async fn restore_inflight(
+        &self,
+        queue: &str,
+        jobs: &[(Uuid, DateTime<Utc>)],
+    ) -> anyhow::Result<u64> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        let mut conn = self.conn().await?;
+        let mut add = redis::cmd("ZADD");
+        add.arg(self.keys.inflight(queue)).arg("NX");
+        for (id, deadline) in jobs {
+            add.arg(deadline.timestamp_millis()).arg(id.to_string());
+        }
+        let (added, ()): (u64, ()) = redis::pipe()
+            .add_command(add)
+            .sadd(self.keys.queues(), queue)
+            .ignore()
+            .query_async(&mut *conn)
+            .await?;
+        Ok(added)
+    }
+
     /// Sets or clears the paused flag of `queue`; on resume, wakes idle
     /// workers so waiting jobs start at once.
     pub async fn set_paused(&self, queue: &str, paused: bool) -> anyhow::Result<()> {
@@ -210,6 +237,30 @@ impl RedisQueue {
         }
         pipe.query_async::<()>(&mut *conn).await?;
         Ok(())
+    }
+
+    /// The ids in flight in `queue`, or in every queue: the running jobs,
+    /// at most the workers' slots (and claims whose worker has not yet
+    /// written them to PostgreSQL, or never will).
+    pub async fn inflight_ids(&self, queue: Option<&str>) -> anyhow::Result<Vec<Uuid>> {
+        let queues = match queue {
+            Some(queue) => vec![queue.to_owned()],
+            None => self.queue_names().await?,
+        };
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for queue in &queues {
+            pipe.zrange(self.keys.inflight(queue), 0, -1);
+        }
+        let mut conn = self.conn().await?;
+        let members: Vec<Vec<String>> = pipe.query_async(&mut *conn).await?;
+        Ok(members
+            .iter()
+            .flatten()
+            .filter_map(|m| Uuid::parse_str(m).ok())
+            .collect())
     }
 
     /// Every queue name that ever held a job in this Redis.

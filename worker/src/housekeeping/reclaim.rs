@@ -17,10 +17,12 @@ use conveyor_shared::events::StatusEvent;
 use conveyor_shared::model::JobStatus;
 use conveyor_shared::queue::QueueOp;
 use tracing::warn;
+use uuid::Uuid;
 
 use crate::runner::Worker;
 
-const BATCH: i64 = 500;
+/// Candidates read from one queue's in-flight set at a time.
+const BATCH: usize = 500;
 
 /// How long a lease must have been expired, and the leader must have reached
 /// Postgres without a gap, before a lease is reclaimed: two heartbeats of a
@@ -65,6 +67,12 @@ impl PgHealth {
 /// Reclaims expired leases if Postgres has been healthy long enough.
 /// `checked_at` is Postgres's clock when the leader last checked its epoch;
 /// a reclaim statement arriving more than `max_gap` after it does nothing.
+///
+/// The candidates are each queue's in-flight entries in Redis whose lease
+/// deadline passed (the claim script records it, the heartbeat pushes it
+/// on); PostgreSQL decides by the job's own lease, with the grace. A running
+/// job Redis lost (a flush, a restart) is a candidate again once the
+/// rebuild has restored its entry from PostgreSQL (`reconcile`).
 pub(super) async fn run(
     worker: &Worker,
     fence: i64,
@@ -78,9 +86,36 @@ pub(super) async fn run(
     }
     let grace_ms = grace.as_millis() as i64;
     let not_after = checked_at + chrono::Duration::from_std(max_gap).unwrap_or_default();
+    for queue in worker.queue.queue_names().await? {
+        reclaim_queue(worker, &queue, fence, grace_ms, not_after).await?;
+    }
+    Ok(())
+}
+
+/// Reclaims the expired leases among `queue`'s in-flight entries, a batch
+/// at a time while whole batches are reclaimed (entries still within the
+/// grace stay for a later run).
+async fn reclaim_queue(
+    worker: &Worker,
+    queue: &str,
+    fence: i64,
+    grace_ms: i64,
+    not_after: DateTime<Utc>,
+) -> anyhow::Result<()> {
     loop {
+        let candidates: Vec<Uuid> = worker
+            .queue
+            .expired_inflight(queue, worker.clock.now(), BATCH)
+            .await?
+            .iter()
+            .filter_map(|m| Uuid::parse_str(m).ok())
+            .collect();
+        if candidates.is_empty() {
+            return Ok(());
+        }
         let jobs =
-            sql::reclaim_expired(&worker.pool, fence, grace_ms, Some(not_after), BATCH).await?;
+            sql::reclaim_expired(&worker.pool, fence, grace_ms, Some(not_after), &candidates)
+                .await?;
         if jobs.is_empty() {
             return Ok(());
         }
@@ -102,7 +137,7 @@ pub(super) async fn run(
             jobs.iter().map(|j| StatusEvent::of(j, now)).collect(),
         ));
         worker.queue.apply(&ops).await?;
-        if (jobs.len() as i64) < BATCH {
+        if jobs.len() < BATCH {
             return Ok(());
         }
     }

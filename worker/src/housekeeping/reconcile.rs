@@ -90,7 +90,12 @@ pub(super) async fn run(worker: &Worker, scope: Scope) -> anyhow::Result<Report>
         Scope::Quick { since } => sql::waiting_from(&worker.pool, sql::id_floor(since - ID_MARGIN)),
         Scope::Rebuild | Scope::Full => sql::all_waiting(&worker.pool),
     };
-    let (restored, mut queues) = restore_stream(worker, rows).await?;
+    let (mut restored, mut queues) = restore_stream(worker, rows).await?;
+    if scope.reads_everything() {
+        let (running, running_queues) = restore_running(worker).await?;
+        restored += running;
+        queues.extend(running_queues);
+    }
     queues.extend(worker.queue.queue_names().await?);
     queues.extend(paused.into_iter().map(|(queue, _)| queue));
     let mut dropped = 0usize;
@@ -138,6 +143,38 @@ async fn restore_stream(
     restored += restore_jobs(worker, &chunk).await?;
     queues.extend(chunk.into_iter().map(|w| w.queue));
     Ok((restored, queues))
+}
+
+/// Restores the in-flight entries of every running job Redis lacks, in
+/// chunks as they stream: the leader's reclaim starts from them (migration
+/// 0015). Returns how many were added and the queues seen.
+async fn restore_running(worker: &Worker) -> anyhow::Result<(u64, BTreeSet<String>)> {
+    let mut rows = sql::all_running(&worker.pool);
+    let mut restored = 0;
+    let mut by_queue: BTreeMap<String, Vec<(Uuid, DateTime<Utc>)>> = BTreeMap::new();
+    let mut pending = 0usize;
+    let mut queues = BTreeSet::new();
+    loop {
+        let row = rows.try_next().await?;
+        let done = row.is_none();
+        if let Some(r) = row {
+            by_queue
+                .entry(r.queue)
+                .or_default()
+                .push((r.id, r.lease_expires_at));
+            pending += 1;
+        }
+        if pending == CHUNK || (done && pending > 0) {
+            for (queue, jobs) in std::mem::take(&mut by_queue) {
+                restored += worker.queue.restore_inflight(&queue, &jobs).await?;
+                queues.insert(queue);
+            }
+            pending = 0;
+        }
+        if done {
+            return Ok((restored, queues));
+        }
+    }
 }
 
 /// Settles the in-flight entries of `queue` whose lease deadline passed: a
