@@ -240,7 +240,7 @@ pub(crate) fn running_source(
 /// One page of jobs in `sort` order, after `cursor`. Keyset pagination: each
 /// page is an index range scan, however deep. Where the jobs of a status are
 /// found (migration 0011): blocked, scheduled and queued jobs through
-/// `live_jobs`, running ones among `running` (see [`running_branch`]),
+/// `live_jobs`, running ones among `running` (see `running_source`),
 /// dead, cancelled and skipped ones through their partial index, succeeded
 /// ones (most jobs) by the primary key.
 pub async fn list(
