@@ -56,12 +56,7 @@ const QUEUE_STATES: [&str; 4] = ["scheduled", "queued", "running", "dead"];
 static REPORTED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 
 async fn refresh_gauges(state: &AppState) -> sqlx::Result<()> {
-    // Only the workers are counted: their running jobs are looked up among
-    // no ids, so the scrape reads neither Redis nor `live_jobs`.
-    let (queues, live) = tokio::try_join!(
-        stats::queues(&state.pool),
-        workers::live(&state.pool, Some(&[]))
-    )?;
+    let (queues, live) = tokio::try_join!(stats::queues(&state.pool), workers::live(&state.pool))?;
     gauge!(names::WORKERS_LIVE).set(live.len() as f64);
     let current: BTreeSet<String> = queues.iter().map(|q| q.queue.clone()).collect();
     let mut reported = REPORTED.lock().unwrap_or_else(|e| e.into_inner());

@@ -681,7 +681,7 @@ async fn running_jobs_are_found_with_and_without_the_ids_in_flight() {
     .await
     .expect("heartbeat");
     for among in [Some(&[running, queued][..]), None] {
-        let live = workers::live(pool, among).await.expect("workers");
+        let live = workers::live_with_jobs(pool, among).await.expect("workers");
         let held: Vec<uuid::Uuid> = live
             .iter()
             .filter(|w| w.id == "worker-a")

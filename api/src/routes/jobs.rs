@@ -647,9 +647,10 @@ pub async fn bulk(
             };
             let wants_running = eligible.contains(&JobStatus::Running)
                 && filter.status.is_none_or(|s| s == JobStatus::Running);
-            let running = match wants_running {
-                true => state.running_ids(filter.queue.as_deref()).await,
-                false => None,
+            let running = if wants_running {
+                state.running_ids(filter.queue.as_deref()).await
+            } else {
+                None
             };
             let mut ids = jobs::matching_ids(
                 &state.pool,

@@ -29,6 +29,6 @@ pub struct WorkerList {
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<WorkerList>, ApiError> {
     let running = state.running_ids(None).await;
     Ok(Json(WorkerList {
-        workers: workers::live(&state.pool, running.as_deref()).await?,
+        workers: workers::live_with_jobs(&state.pool, running.as_deref()).await?,
     }))
 }

@@ -210,37 +210,38 @@ fn push_filter(q: &mut QueryBuilder<'_, Postgres>, filter: &JobFilter) {
     }
 }
 
-/// Where running jobs are found (migration 0015: `live_jobs` does not tell
-/// a running job from a queued one): among `running`, the ids Redis holds
-/// in flight; without them (Redis did not answer), among every queued entry
-/// of `live_jobs`, which is right but reads as much as the backlog. The
-/// `from … where` of `select`, the id column to order by, and the ids to
-/// bind after it (` and j.id = any(…)`).
-pub(crate) fn running_source(
+/// Pushes `select` and the `from … where` that finds running jobs
+/// (migration 0015: `live_jobs` does not tell a running job from a queued
+/// one): among `running`, the ids Redis holds in flight; without them (Redis
+/// did not answer), among every queued entry of `live_jobs`, which is right
+/// but reads as much as the backlog. Returns the id column to order by.
+pub(crate) fn push_running(
+    q: &mut QueryBuilder<'_, Postgres>,
     select: &str,
     running: Option<&[Uuid]>,
-) -> (String, &'static str, Option<Vec<Uuid>>) {
+) -> &'static str {
+    q.push(select);
     match running {
-        Some(ids) => (
-            format!("{select} from jobs j where j.status = 'running'"),
-            "j.id",
-            Some(ids.to_vec()),
-        ),
-        None => (
-            format!(
-                "{select} from live_jobs l join jobs j on j.id = l.id
-                 where l.status = 'queued' and j.status = 'running'"
-            ),
-            "l.id",
-            None,
-        ),
+        Some(ids) => {
+            q.push(" from jobs j where j.status = 'running' and j.id = any(")
+                .push_bind(ids.to_vec())
+                .push(")");
+            "j.id"
+        }
+        None => {
+            q.push(
+                " from live_jobs l join jobs j on j.id = l.id
+                 where l.status = 'queued' and j.status = 'running'",
+            );
+            "l.id"
+        }
     }
 }
 
 /// One page of jobs in `sort` order, after `cursor`. Keyset pagination: each
 /// page is an index range scan, however deep. Where the jobs of a status are
 /// found (migration 0011): blocked, scheduled and queued jobs through
-/// `live_jobs`, running ones among `running` (see `running_source`),
+/// `live_jobs`, running ones among `running` (see `push_running`),
 /// dead, cancelled and skipped ones through their partial index, succeeded
 /// ones (most jobs) by the primary key.
 pub async fn list(
@@ -256,12 +257,8 @@ pub async fn list(
     let mut key = "j.id";
     match filter.status {
         Some(JobStatus::Running) => {
-            let (from, id_key, ids) = running_source("select j.*", running);
-            q = QueryBuilder::new(from);
-            if let Some(ids) = ids {
-                q.push(" and j.id = any(").push_bind(ids).push(")");
-            }
-            key = id_key;
+            q = QueryBuilder::new("");
+            key = push_running(&mut q, "select j.*", running);
         }
         Some(status) if !status.is_final() => {
             // The status as a literal (one of the enum's names), so the
@@ -305,14 +302,18 @@ pub async fn list(
     q.build_query_as().fetch_all(pool).await
 }
 
-/// One branch of [`matching_ids`]: its `select … = any(` (the statuses are
-/// bound after it), the id column it is ordered by, and the ids it is
-/// limited to, if any.
+/// One branch of [`matching_ids`]: where its jobs are found, and their
+/// statuses (bound last, in `… j.status = any(…)`).
 struct Branch {
-    select: String,
-    key: &'static str,
+    source: Source,
     statuses: Vec<JobStatus>,
-    among: Option<Vec<Uuid>>,
+}
+
+enum Source {
+    /// A `select … = any(` and the id column it is ordered by.
+    Sql(String, &'static str),
+    /// Running jobs (see [`push_running`]).
+    Running,
 }
 
 /// Ids of the jobs matching `filter` whose status is one of `eligible`,
@@ -337,66 +338,64 @@ pub async fn matching_ids(
         .filter(|s| s.is_final() && *s != JobStatus::Succeeded)
         .collect();
     // A branch per live status (its partial index of live_jobs, the status
-    // a literal as in `list`; running jobs among their ids, see
-    // [`running_source`]), one for the rare final ones, one for succeeded.
+    // a literal as in `list`; running jobs as [`push_running`] finds them),
+    // one for the rare final ones, one for succeeded.
     let mut branches: Vec<Branch> = live
         .into_iter()
-        .map(|status| match status {
-            JobStatus::Running => {
-                let (from, key, among) = running_source("select j.id", running);
-                Branch {
-                    select: format!("{from} and j.status = any("),
-                    key,
-                    statuses: vec![status],
-                    among,
-                }
-            }
-            _ => Branch {
-                select: format!(
-                    "select l.id from live_jobs l join jobs j on j.id = l.id
-                     where l.status = '{}' and j.status = any(",
-                    status.as_str()
+        .map(|status| Branch {
+            source: match status {
+                JobStatus::Running => Source::Running,
+                _ => Source::Sql(
+                    format!(
+                        "select l.id from live_jobs l join jobs j on j.id = l.id
+                         where l.status = '{}' and j.status = any(",
+                        status.as_str()
+                    ),
+                    "l.id",
                 ),
-                key: "l.id",
-                statuses: vec![status],
-                among: None,
             },
+            statuses: vec![status],
         })
         .collect();
     if !rare.is_empty() {
         branches.push(Branch {
-            select: "select j.id from jobs j where j.rare_final = any(".to_owned(),
-            key: "j.id",
+            source: Source::Sql(
+                "select j.id from jobs j where j.rare_final = any(".to_owned(),
+                "j.id",
+            ),
             statuses: rare,
-            among: None,
         });
     }
     if wanted.contains(&JobStatus::Succeeded) {
         branches.push(Branch {
-            select: "select j.id from jobs j where j.status = any(".to_owned(),
-            key: "j.id",
+            source: Source::Sql(
+                "select j.id from jobs j where j.status = any(".to_owned(),
+                "j.id",
+            ),
             statuses: vec![JobStatus::Succeeded],
-            among: None,
         });
     }
     if branches.is_empty() {
         return Ok(Vec::new());
     }
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("select id from (");
-    for (i, branch) in branches.into_iter().enumerate() {
-        let Branch {
-            select,
-            key,
-            statuses,
-            among,
-        } = branch;
+    for (i, Branch { source, statuses }) in branches.into_iter().enumerate() {
         if i > 0 {
             q.push(" union all ");
         }
-        q.push("(").push(select).push_bind(statuses).push(")");
-        if let Some(ids) = among {
-            q.push(" and j.id = any(").push_bind(ids).push(")");
-        }
+        q.push("(");
+        let key = match source {
+            Source::Sql(select, key) => {
+                q.push(select);
+                key
+            }
+            Source::Running => {
+                let key = push_running(&mut q, "select j.id", running);
+                q.push(" and j.status = any(");
+                key
+            }
+        };
+        q.push_bind(statuses).push(")");
         push_filter(&mut q, filter);
         q.push(format!(" order by {key} desc limit "))
             .push_bind(limit)

@@ -106,11 +106,9 @@ struct WorkerRow {
     last_seen_at: DateTime<Utc>,
 }
 
-/// Workers that heartbeated within three of their heartbeat periods, each
-/// with the jobs it holds leases on, found among `running` (the ids Redis
-/// holds in flight; see [`crate::db::jobs::list`] for the fallback without
-/// them).
-pub async fn live(pool: &PgPool, running: Option<&[Uuid]>) -> sqlx::Result<Vec<WorkerInfo>> {
+/// Workers that heartbeated within three of their heartbeat periods, without
+/// their jobs (`running` left empty).
+pub async fn live(pool: &PgPool) -> sqlx::Result<Vec<WorkerInfo>> {
     let rows: Vec<WorkerRow> = sqlx::query_as(
         "select id, host, pid, queues, concurrency, kinds, started_at, last_seen_at
          from workers
@@ -119,7 +117,7 @@ pub async fn live(pool: &PgPool, running: Option<&[Uuid]>) -> sqlx::Result<Vec<W
     )
     .fetch_all(pool)
     .await?;
-    let mut workers: Vec<WorkerInfo> = rows
+    Ok(rows
         .into_iter()
         .map(|r| WorkerInfo {
             queues: r.queues.iter().map(|q| QueueWeight::parse(q)).collect(),
@@ -132,27 +130,30 @@ pub async fn live(pool: &PgPool, running: Option<&[Uuid]>) -> sqlx::Result<Vec<W
             last_seen_at: r.last_seen_at,
             running: Vec::new(),
         })
-        .collect();
+        .collect())
+}
+
+/// The [`live`] workers, each with the jobs it holds leases on, found among
+/// `running` (the ids Redis holds in flight; see
+/// [`crate::db::jobs::list`] for the fallback without them).
+pub async fn live_with_jobs(
+    pool: &PgPool,
+    running: Option<&[Uuid]>,
+) -> sqlx::Result<Vec<WorkerInfo>> {
+    let mut workers = live(pool).await?;
     let ids: Vec<String> = workers.iter().map(|w| w.id.clone()).collect();
-    let columns = "select j.lease_owner, j.id, j.queue, j.kind, j.name, j.attempt, j.started_at";
-    let (from, _, among) = crate::db::jobs::running_source(columns, running);
-    let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new(from);
+    let mut q = sqlx::QueryBuilder::<sqlx::Postgres>::new("");
+    crate::db::jobs::push_running(
+        &mut q,
+        "select j.lease_owner, j.id, j.queue, j.kind, j.name, j.attempt, j.started_at",
+        running,
+    );
     q.push(" and j.lease_owner = any(")
         .push_bind(&ids)
-        .push(")");
-    if let Some(among) = among {
-        q.push(" and j.id = any(").push_bind(among).push(")");
-    }
-    q.push(" order by j.started_at");
-    let running: Vec<(String, RunningJob)> = q
-        .build_query_as::<RunningRow>()
-        .fetch_all(pool)
-        .await?
-        .into_iter()
-        .map(|r| (r.lease_owner, r.job))
-        .collect();
-    for (owner, job) in running {
-        if let Some(w) = workers.iter_mut().find(|w| w.id == owner) {
+        .push(") order by j.started_at");
+    let running: Vec<RunningRow> = q.build_query_as().fetch_all(pool).await?;
+    for RunningRow { lease_owner, job } in running {
+        if let Some(w) = workers.iter_mut().find(|w| w.id == lease_owner) {
             w.running.push(job);
         }
     }

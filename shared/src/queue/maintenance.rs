@@ -137,25 +137,31 @@ impl RedisQueue {
             .and_then(DateTime::from_timestamp_millis))
     }
 
-    /// In-flight ids of `queue` whose lease deadline is before `now` (at
-    /// most `limit`): claims whose worker never started them or never said
-    /// how they ended.
+    /// In-flight ids of each of `queues` whose lease deadline is before
+    /// `now` (at most `limit` a queue, in the order of `queues`), in one
+    /// round trip: claims whose worker never started them or never said how
+    /// they ended.
     pub async fn expired_inflight(
         &self,
-        queue: &str,
+        queues: &[&str],
         now: DateTime<Utc>,
         limit: usize,
-    ) -> anyhow::Result<Vec<String>> {
+    ) -> anyhow::Result<Vec<Vec<String>>> {
+        if queues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for queue in queues {
+            pipe.cmd("ZRANGEBYSCORE")
+                .arg(self.keys.inflight(queue))
+                .arg("-inf")
+                .arg(now.timestamp_millis())
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit);
+        }
         let mut conn = self.conn().await?;
-        Ok(redis::cmd("ZRANGEBYSCORE")
-            .arg(self.keys.inflight(queue))
-            .arg("-inf")
-            .arg(now.timestamp_millis())
-            .arg("LIMIT")
-            .arg(0)
-            .arg(limit)
-            .query_async(&mut *conn)
-            .await?)
+        Ok(pipe.query_async(&mut *conn).await?)
     }
 
     /// Adds the waiting `jobs` (id, priority, due) of `queue` that Redis does

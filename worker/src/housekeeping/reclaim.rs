@@ -21,7 +21,7 @@ use uuid::Uuid;
 
 use crate::runner::Worker;
 
-/// Candidates read from one queue's in-flight set at a time.
+/// Candidates read from each queue's in-flight set at a time.
 const BATCH: usize = 500;
 
 /// How long a lease must have been expired, and the leader must have reached
@@ -86,28 +86,18 @@ pub(super) async fn run(
     }
     let grace_ms = grace.as_millis() as i64;
     let not_after = checked_at + chrono::Duration::from_std(max_gap).unwrap_or_default();
-    for queue in worker.queue.queue_names().await? {
-        reclaim_queue(worker, &queue, fence, grace_ms, not_after).await?;
-    }
-    Ok(())
-}
-
-/// Reclaims the expired leases among `queue`'s in-flight entries, a batch
-/// at a time while whole batches are reclaimed (entries still within the
-/// grace stay for a later run).
-async fn reclaim_queue(
-    worker: &Worker,
-    queue: &str,
-    fence: i64,
-    grace_ms: i64,
-    not_after: DateTime<Utc>,
-) -> anyhow::Result<()> {
+    let queues = worker.queue.queue_names().await?;
+    let queues: Vec<&str> = queues.iter().map(String::as_str).collect();
     loop {
-        let candidates: Vec<Uuid> = worker
+        // Every queue's expired entries in one round trip.
+        let expired = worker
             .queue
-            .expired_inflight(queue, worker.clock.now(), BATCH)
-            .await?
+            .expired_inflight(&queues, worker.clock.now(), BATCH)
+            .await?;
+        let more = expired.iter().any(|members| members.len() == BATCH);
+        let candidates: Vec<Uuid> = expired
             .iter()
+            .flatten()
             .filter_map(|m| Uuid::parse_str(m).ok())
             .collect();
         if candidates.is_empty() {
@@ -137,7 +127,8 @@ async fn reclaim_queue(
             jobs.iter().map(|j| StatusEvent::of(j, now)).collect(),
         ));
         worker.queue.apply(&ops).await?;
-        if jobs.len() < BATCH {
+        // Again while a queue had more and none was left within the grace.
+        if !more || jobs.len() < candidates.len() {
             return Ok(());
         }
     }

@@ -149,32 +149,23 @@ async fn restore_stream(
 /// chunks as they stream: the leader's reclaim starts from them (migration
 /// 0015). Returns how many were added and the queues seen.
 async fn restore_running(worker: &Worker) -> anyhow::Result<(u64, BTreeSet<String>)> {
-    let mut rows = sql::all_running(&worker.pool);
+    let mut chunks = sql::all_running(&worker.pool).try_chunks(CHUNK);
     let mut restored = 0;
-    let mut by_queue: BTreeMap<String, Vec<(Uuid, DateTime<Utc>)>> = BTreeMap::new();
-    let mut pending = 0usize;
     let mut queues = BTreeSet::new();
-    loop {
-        let row = rows.try_next().await?;
-        let done = row.is_none();
-        if let Some(r) = row {
+    while let Some(chunk) = chunks.try_next().await.map_err(|e| e.1)? {
+        let mut by_queue: BTreeMap<String, Vec<(Uuid, DateTime<Utc>)>> = BTreeMap::new();
+        for r in chunk {
             by_queue
                 .entry(r.queue)
                 .or_default()
                 .push((r.id, r.lease_expires_at));
-            pending += 1;
         }
-        if pending == CHUNK || (done && pending > 0) {
-            for (queue, jobs) in std::mem::take(&mut by_queue) {
-                restored += worker.queue.restore_inflight(&queue, &jobs).await?;
-                queues.insert(queue);
-            }
-            pending = 0;
-        }
-        if done {
-            return Ok((restored, queues));
+        for (queue, jobs) in by_queue {
+            restored += worker.queue.restore_inflight(&queue, &jobs).await?;
+            queues.insert(queue);
         }
     }
+    Ok((restored, queues))
 }
 
 /// Settles the in-flight entries of `queue` whose lease deadline passed: a
@@ -186,8 +177,10 @@ async fn expired_inflight(worker: &Worker, queue: &str) -> anyhow::Result<usize>
     let now = worker.clock.now();
     let members = worker
         .queue
-        .expired_inflight(queue, now, EXPIRED_PER_QUEUE)
-        .await?;
+        .expired_inflight(&[queue], now, EXPIRED_PER_QUEUE)
+        .await?
+        .pop()
+        .unwrap_or_default();
     if members.is_empty() {
         return Ok(0);
     }
