@@ -234,7 +234,7 @@ async fn record(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use conveyor_shared::clock::Clock;
     use conveyor_shared::executor::Registry;
@@ -244,7 +244,7 @@ mod tests {
     use serde_json::{json, Value};
 
     /// A job of `worker`, running its first attempt.
-    async fn running_job(env: &TestEnv, worker: &str) -> Job {
+    pub(crate) async fn running_job(env: &TestEnv, worker: &str) -> Job {
         let spec: JobSpec = serde_json::from_value(json!({"kind": "noop"})).expect("spec");
         let limits = Limits {
             max_payload_bytes: 1 << 20,

@@ -14,27 +14,45 @@ use uuid::Uuid;
 
 use crate::runner::{AttemptKey, StopReason, Worker};
 
-/// Every third of a lease: refresh this worker's row in `workers`, extend the
-/// leases of running jobs in Postgres and Redis, stop jobs whose lease is gone
-/// (cancelled or taken over), touch the heartbeat file, and now and then
+/// Every third of a lease: extend the leases of running jobs in Postgres and
+/// Redis, stop jobs whose lease is gone (cancelled or taken over), refresh
+/// this worker's row in `workers`, touch the heartbeat file, and now and then
 /// refresh this worker's kinds. The first beat is at once, so a worker is
 /// listed from its start.
-/// How the heartbeat file starts when the worker reports itself unhealthy.
-pub const UNHEALTHY: &str = "unhealthy";
-
+///
+/// A beat that fails is tried again soon (100 ms, doubling up to a period),
+/// not a whole period later: after an outage the leader reclaims leases once
+/// it has reached Postgres for two periods (`housekeeping::reclaim`), and a
+/// first beat that fails on a connection the outage broke must not use up
+/// that grace.
 pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
     let period = worker.config.heartbeat_every();
-    let mut ticker = tokio::time::interval(period);
+    let mut wait = Duration::ZERO;
     let mut beats: u64 = 0;
+    let mut failures = 0u32;
     loop {
         tokio::select! {
-            _ = ticker.tick() => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = stop.cancelled() => return,
         }
-        beats += 1;
-        if let Err(e) = beat(&worker).await {
-            warn!(error = %format!("{e:#}"), "heartbeat failed");
+        let started = tokio::time::Instant::now();
+        wait = match beat(&worker).await {
+            Ok(()) => {
+                failures = 0;
+                period.saturating_sub(started.elapsed())
+            }
+            Err(e) => {
+                failures += 1;
+                let retry = Duration::from_millis(100u64 << failures.min(6)).min(period);
+                warn!(error = %format!("{e:#}"), retry_in_ms = retry.as_millis() as u64,
+                      "heartbeat failed");
+                retry
+            }
+        };
+        if failures > 0 {
+            continue;
         }
+        beats += 1;
         if beats % 20 == 1 {
             if let Err(e) = db::kinds::register(&worker.pool, &worker.registry.kinds()).await {
                 warn!(error = %e, "could not refresh registered kinds");
@@ -42,6 +60,9 @@ pub(crate) async fn run(worker: Arc<Worker>, stop: CancellationToken) {
         }
     }
 }
+
+/// How the heartbeat file starts when the worker reports itself unhealthy.
+pub const UNHEALTHY: &str = "unhealthy";
 
 async fn beat(worker: &Worker) -> anyhow::Result<()> {
     // The file says the process is alive, whatever Postgres is doing, unless
@@ -62,7 +83,15 @@ async fn beat(worker: &Worker) -> anyhow::Result<()> {
             warn!(error = %e, path = %path.display(), "cannot write heartbeat file");
         }
     }
+    // Leases first: they are what an outage puts at risk.
+    renew_leases(worker).await?;
     db::workers::heartbeat(&worker.pool, &worker.registration()).await?;
+    Ok(())
+}
+
+/// Extends in Postgres the leases due for renewal, stops the jobs whose lease
+/// is gone, and pushes the renewed deadlines to Redis's in-flight set.
+async fn renew_leases(worker: &Worker) -> anyhow::Result<()> {
     let lease_ms = worker.config.lease.as_millis() as i64;
     let now = worker.clock.now();
     let renew_before = renew_before(now, worker.config.lease, worker.config.heartbeat_every());
@@ -118,7 +147,20 @@ async fn beat(worker: &Worker) -> anyhow::Result<()> {
         .map(|(queue, (id, _))| (queue, id))
         .collect();
     let deadline = now + chrono::Duration::milliseconds(lease_ms);
-    worker.queue.extend(&items, deadline).await?;
+    // Redis's deadline only makes a job a candidate for the leader's
+    // reclaim, which reads the lease in Postgres: a silent Redis must not
+    // hold up the next renewal, so it gets half a period.
+    let bound = worker.config.heartbeat_every() / 2;
+    match tokio::time::timeout(bound, worker.queue.extend(&items, deadline)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            warn!(error = %format!("{e:#}"), "could not extend in-flight entries in Redis")
+        }
+        Err(_) => warn!(
+            timeout_ms = bound.as_millis() as u64,
+            "Redis did not extend in-flight entries in time"
+        ),
+    }
     Ok(())
 }
 
@@ -265,6 +307,77 @@ mod tests {
         beat(&worker).await.expect("beat");
         assert!(!says_unhealthy(), "recording again");
         let _ = std::fs::remove_file(&file);
+        env.cleanup().await;
+    }
+
+    #[tokio::test]
+    async fn a_beat_that_fails_is_tried_again_long_before_the_next_period() {
+        let env = TestEnv::new().await;
+        let proxy = conveyor_shared::testing::Proxy::start(env.postgres_addr()).await;
+        // A 30 s lease: a beat every 10 s.
+        let config = env.worker_config(&[("WORKER_LEASE_SECS", "30")]);
+        let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 4)
+            .expect("redis");
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_millis(500))
+            .connect_lazy(&proxy.url_for(&env.database_url))
+            .expect("pool");
+        let worker = Arc::new(Worker::new(
+            config,
+            Registry::new(),
+            pool,
+            queue,
+            Clock::system(),
+        ));
+        // A job this worker runs, its lease due for renewal (it ends in a
+        // minute; the beat would set it to 30 s from now).
+        let job = crate::finisher::tests::running_job(&env, worker.id()).await;
+        let lease_of = || async {
+            sqlx::query_scalar::<_, DateTime<Utc>>(
+                "select lease_expires_at from jobs where id = $1",
+            )
+            .bind(job.id)
+            .fetch_one(&env.pool)
+            .await
+            .expect("lease")
+        };
+        let first_lease = lease_of().await;
+        worker.running.lock().expect("running").insert(
+            (job.id, job.attempt),
+            crate::runner::Running {
+                queue: job.queue.clone(),
+                cancel: CancellationToken::new(),
+                reason: Default::default(),
+                span: tracing::Span::none(),
+                leased_at: Utc::now() - chrono::Duration::minutes(1),
+            },
+        );
+
+        // Postgres is gone when the first beat comes, and back 1.5 s later.
+        proxy.cut();
+        let stop = CancellationToken::new();
+        let beating = tokio::spawn(run(worker.clone(), stop.clone()));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(lease_of().await, first_lease, "no beat reached Postgres");
+        proxy.restore();
+
+        // The failed beat is tried again within moments, not 10 s later.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let lease = lease_of().await;
+            if lease != first_lease {
+                assert!(lease < first_lease, "renewed to 30 s from now: {lease}");
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lease was not renewed within 5 s of Postgres coming back"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop.cancel();
+        beating.await.expect("heartbeat");
         env.cleanup().await;
     }
 }

@@ -131,6 +131,22 @@ async fn postgres_and_redis_paused_blackholed_and_restarted_under_load_run_every
         .fetch_one(&stack.env.pool)
         .await
         .expect("attempts");
+    if attempts as usize != JOBS {
+        // Which attempts, by whom, and how they ended: what a failure here
+        // needs to be understood.
+        let extra: Vec<(uuid::Uuid, i32, String, String, Option<String>)> = sqlx::query_as(
+            "select job_id, attempt, coalesce(worker_id, ''), outcome::text, error
+             from all_attempts where job_id in (
+                 select job_id from all_attempts group by job_id having count(*) > 1)
+             order by job_id, attempt",
+        )
+        .fetch_all(&stack.env.pool)
+        .await
+        .expect("extra attempts");
+        for row in &extra {
+            eprintln!("attempt of a job with several: {row:?}");
+        }
+    }
     assert_eq!(attempts as usize, JOBS, "an outage cost an attempt");
     let ran = std::fs::read_to_string(&ledger).unwrap_or_default();
     let mut runs: HashMap<&str, usize> = HashMap::new();
