@@ -1151,7 +1151,9 @@ export interface components {
             name?: string | null;
             /**
              * @description Input for the executor; a JSON object. Any string in it may be given
-             *     as `{"secret": "…"}`: executors see the value, responses show it masked.
+             *     as `{"secret": "…"}`: executors see the value, responses show it
+             *     masked (this type is also what templates are stored as, so the
+             *     masking is done by the answers that hold it).
              */
             payload?: Record<string, unknown> | null;
             /**
@@ -2726,7 +2728,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The job is not dead, cancelled or skipped */
+            /** @description The job is not dead, cancelled or skipped, or a parent of it in its workflow run has not succeeded (the parent is named) */
             409: {
                 headers: {
                     [name: string]: unknown;
