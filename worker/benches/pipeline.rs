@@ -422,10 +422,16 @@ impl Api {
         }
     }
 
-    async fn started_at(&self, id: &str) -> Option<DateTime<Utc>> {
+    /// When the job's insert and its claim began (`created_at`, `started_at`:
+    /// each its transaction's start in PostgreSQL).
+    async fn created_and_started(&self, id: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
         let job = self.get(&format!("/jobs/{id}")).await?;
-        let at = DateTime::parse_from_rfc3339(job["started_at"].as_str()?).ok()?;
-        Some(at.with_timezone(&Utc))
+        let at = |field: &str| {
+            DateTime::parse_from_rfc3339(job[field].as_str()?)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        Some((at("created_at")?, at("started_at")?))
     }
 
     /// `counts` of `GET /stats`: jobs per status.
@@ -649,7 +655,10 @@ async fn main() {
             println!("drain:   nothing to drain (submit skipped); workers up in {wall_s:.2} s");
         } else {
             let first = match &first_id {
-                Some(id) => api.started_at(id).await,
+                Some(id) => api
+                    .created_and_started(id)
+                    .await
+                    .map(|(_, started)| started),
                 None => None,
             };
             match first {
@@ -822,19 +831,32 @@ async fn main() {
         let send_span = t0.elapsed().as_secs_f64();
         submitted += sent_jobs.len();
         api.wait_idle(sent_jobs.len() + batch_jobs, "pickup").await;
-        let mut latencies: Vec<f64> = stream::iter(sent_jobs)
+        let ms = |d: chrono::Duration| d.num_microseconds().unwrap_or(0) as f64 / 1000.0;
+        // (send -> claim, send -> insert, insert -> claim) of each job.
+        let splits: Vec<(f64, f64, f64)> = stream::iter(sent_jobs)
             .map(|(sent, id)| {
                 let api = api.clone();
                 async move {
-                    let started = api.started_at(&id).await;
-                    started.map(|s| (s - sent).num_microseconds().unwrap_or(0) as f64 / 1000.0)
+                    let (created, started) = api.created_and_started(&id).await?;
+                    Some((
+                        ms(started - sent),
+                        ms(created - sent),
+                        ms(started - created),
+                    ))
                 }
             })
             .buffer_unordered(16)
             .filter_map(|l| async move { l })
             .collect()
             .await;
-        latencies.sort_by(|a, b| a.total_cmp(b));
+        let sorted = |pick: fn(&(f64, f64, f64)) -> f64| {
+            let mut v: Vec<f64> = splits.iter().map(pick).collect();
+            v.sort_by(|a, b| a.total_cmp(b));
+            v
+        };
+        let latencies = sorted(|s| s.0);
+        let to_insert = sorted(|s| s.1);
+        let to_claim = sorted(|s| s.2);
         let figures = [
             percentile(&latencies, 50.0),
             percentile(&latencies, 90.0),
@@ -852,6 +874,14 @@ async fn main() {
             latencies.len(),
             o.rate,
             max_lag.as_secs_f64() * 1000.0
+        );
+        println!(
+            "pickup split: client send -> the insert's transaction p50 {:.2} / p90 {:.2} ms; \
+             -> the claim's transaction p50 {:.2} / p90 {:.2} ms",
+            percentile(&to_insert, 50.0),
+            percentile(&to_insert, 90.0),
+            percentile(&to_claim, 50.0),
+            percentile(&to_claim, 90.0)
         );
         warn_failures("pickup", &failures);
         pickup = Some(figures);

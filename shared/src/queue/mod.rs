@@ -227,6 +227,10 @@ impl RedisQueue {
                 }
             }
         }
+        // Consecutive additions to (or removals from) one set go as one
+        // command: a batch's acks are one `ZREM`, its enqueues one `ZADD` per
+        // set, instead of a command (and a reply) per job.
+        let mut runs = SetRuns::default();
         for op in ops {
             match op {
                 QueueOp::Enqueue {
@@ -236,43 +240,39 @@ impl RedisQueue {
                     due,
                 } => {
                     if *due <= now {
-                        pipe.zadd(
+                        runs.add(
                             self.keys.ready(queue),
+                            Score::Float(ready_score(*priority, *due)),
                             id.to_string(),
-                            ready_score(*priority, *due),
-                        )
-                        .ignore();
+                        );
                     } else {
-                        pipe.zadd(
+                        runs.add(
                             self.keys.delayed(queue),
+                            Score::Int(due.timestamp_millis()),
                             Keys::delayed_member(*priority, id),
-                            due.timestamp_millis(),
-                        )
-                        .ignore();
+                        );
                     }
                     *wakes.entry(queue.as_str()).or_default() += 1;
                 }
                 QueueOp::Ack { queue, id } => {
-                    pipe.zrem(self.keys.inflight(queue), id.to_string())
-                        .ignore();
+                    runs.remove(self.keys.inflight(queue), id.to_string());
                 }
                 QueueOp::Remove {
                     queue,
                     id,
                     priority,
                 } => {
-                    pipe.zrem(self.keys.ready(queue), id.to_string()).ignore();
-                    pipe.zrem(
+                    runs.remove(self.keys.ready(queue), id.to_string());
+                    runs.remove(
                         self.keys.delayed(queue),
                         Keys::delayed_member(*priority, id),
-                    )
-                    .ignore();
-                    pipe.zrem(self.keys.inflight(queue), id.to_string())
-                        .ignore();
+                    );
+                    runs.remove(self.keys.inflight(queue), id.to_string());
                 }
                 QueueOp::Publish(_) => {}
             }
         }
+        runs.write_to(&mut pipe);
         for (queue, count) in wakes {
             let key = self.keys.wake(queue);
             let tokens = vec!["1"; count.min(WAKE_CAP) as usize];
@@ -335,13 +335,15 @@ impl RedisQueue {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        for (id, score) in ids {
-            pipe.zrem(self.keys.inflight(queue), id.to_string())
-                .ignore();
-            pipe.zadd(self.keys.ready(queue), id.to_string(), *score)
-                .ignore();
+        let mut runs = SetRuns::default();
+        for (id, _) in ids {
+            runs.remove(self.keys.inflight(queue), id.to_string());
         }
+        for (id, score) in ids {
+            runs.add(self.keys.ready(queue), Score::Float(*score), id.to_string());
+        }
+        let mut pipe = redis::pipe();
+        runs.write_to(&mut pipe);
         let mut conn = self.shared().await?;
         pipe.query_async::<()>(&mut conn).await?;
         Ok(())
@@ -400,5 +402,111 @@ impl RedisQueue {
             .query_async(&mut *conn)
             .await?;
         Ok((ready, delayed, inflight))
+    }
+}
+
+/// A sorted-set score as the command carries it: the ready sets' priority
+/// and due time, the delayed sets' due time in ms.
+#[derive(Debug, Clone, Copy)]
+enum Score {
+    Float(f64),
+    Int(i64),
+}
+
+impl redis::ToRedisArgs for Score {
+    fn write_redis_args<W: ?Sized + redis::RedisWrite>(&self, out: &mut W) {
+        match self {
+            Score::Float(f) => f.write_redis_args(out),
+            Score::Int(i) => i.write_redis_args(out),
+        }
+    }
+}
+
+/// One `ZADD` or `ZREM` of several members to one key.
+#[derive(Debug)]
+enum SetRun {
+    Add(String, Vec<(Score, String)>),
+    Remove(String, Vec<String>),
+}
+
+/// Sorted-set writes in their order, consecutive ones to the same key with
+/// the same verb merged into one command. Only neighbours merge, so the
+/// order of writes to any one member is kept.
+#[derive(Debug, Default)]
+struct SetRuns(Vec<SetRun>);
+
+impl SetRuns {
+    fn add(&mut self, key: String, score: Score, member: String) {
+        if let Some(SetRun::Add(last, members)) = self.0.last_mut() {
+            if *last == key {
+                members.push((score, member));
+                return;
+            }
+        }
+        self.0.push(SetRun::Add(key, vec![(score, member)]));
+    }
+
+    fn remove(&mut self, key: String, member: String) {
+        if let Some(SetRun::Remove(last, members)) = self.0.last_mut() {
+            if *last == key {
+                members.push(member);
+                return;
+            }
+        }
+        self.0.push(SetRun::Remove(key, vec![member]));
+    }
+
+    fn write_to(self, pipe: &mut redis::Pipeline) {
+        for run in self.0 {
+            match run {
+                SetRun::Add(key, members) => {
+                    let mut cmd = redis::cmd("ZADD");
+                    cmd.arg(key);
+                    for (score, member) in members {
+                        cmd.arg(score).arg(member);
+                    }
+                    pipe.add_command(cmd).ignore();
+                }
+                SetRun::Remove(key, members) => {
+                    pipe.cmd("ZREM").arg(key).arg(members).ignore();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neighbouring_writes_to_one_set_merge_and_others_keep_their_place() {
+        let mut runs = SetRuns::default();
+        for member in ["a", "b", "c"] {
+            runs.add("ready".into(), Score::Float(1.0), member.into());
+        }
+        runs.remove("inflight".into(), "a".into());
+        runs.remove("inflight".into(), "b".into());
+        runs.add("delayed".into(), Score::Int(5), "d".into());
+        runs.add("ready".into(), Score::Float(2.0), "e".into());
+        runs.remove("ready".into(), "e".into());
+        let shape: Vec<(&str, &str, usize)> = runs
+            .0
+            .iter()
+            .map(|run| match run {
+                SetRun::Add(key, members) => ("add", key.as_str(), members.len()),
+                SetRun::Remove(key, members) => ("remove", key.as_str(), members.len()),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("add", "ready", 3),
+                ("remove", "inflight", 2),
+                ("add", "delayed", 1),
+                ("add", "ready", 1),
+                ("remove", "ready", 1),
+            ]
+        );
     }
 }

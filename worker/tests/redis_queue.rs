@@ -1,0 +1,145 @@
+//! The Redis side of the queue: what one claim, or one batch of writes,
+//! leaves in a queue's sets (`RedisQueue::claim`, `RedisQueue::apply`; both
+//! send their writes to one set as one command, not one per id).
+
+use chrono::{DateTime, Utc};
+use conveyor_shared::queue::{Keys, QueueOp, RedisQueue};
+use conveyor_shared::testing::TestEnv;
+use redis::AsyncCommands;
+use uuid::Uuid;
+
+/// `apply` sends neighbouring writes to one set as one command; what lands
+/// must be what the ops said, in their order.
+#[tokio::test]
+async fn a_batch_of_writes_lands_as_if_sent_one_by_one() {
+    let env = TestEnv::new().await;
+    let queue = RedisQueue::new(&env.redis_url, &env.prefix, 2).expect("redis");
+    let now = Utc::now();
+    let past = now - chrono::Duration::seconds(1);
+    let later = now + chrono::Duration::hours(1);
+    let [a, b, c, d, e] = [(); 5].map(|_| Uuid::now_v7());
+    let enqueue = |id: Uuid, due: DateTime<Utc>| QueueOp::Enqueue {
+        queue: "q".into(),
+        id,
+        priority: 5,
+        due,
+    };
+    let remove = |id: Uuid| QueueOp::Remove {
+        queue: "q".into(),
+        id,
+        priority: 5,
+    };
+    let ack = |id: Uuid| QueueOp::Ack {
+        queue: "q".into(),
+        id,
+    };
+    // In flight: a, b and c.
+    let mut conn = queue.shared().await.expect("conn");
+    for id in [a, b, c] {
+        let _: () = conn
+            .zadd(queue.keys().inflight("q"), id.to_string(), 1)
+            .await
+            .expect("zadd");
+    }
+    queue
+        .apply(&[
+            ack(a),
+            ack(b),
+            enqueue(a, past),
+            enqueue(d, past),
+            enqueue(e, later),
+            // Removed after it was added: gone. Added after it was
+            // removed: there.
+            remove(d),
+            remove(b),
+            enqueue(b, past),
+        ])
+        .await
+        .expect("apply");
+    let members = |key: String| {
+        let mut conn = conn.clone();
+        async move {
+            let mut m: Vec<String> = conn.zrange(key, 0, -1).await.expect("zrange");
+            m.sort();
+            m
+        }
+    };
+    let sorted = |ids: &[Uuid]| {
+        let mut m: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        m.sort();
+        m
+    };
+    assert_eq!(members(queue.keys().inflight("q")).await, sorted(&[c]));
+    assert_eq!(members(queue.keys().ready("q")).await, sorted(&[a, b]));
+    assert_eq!(
+        members(queue.keys().delayed("q")).await,
+        vec![Keys::delayed_member(5, &e)]
+    );
+    env.cleanup().await;
+}
+
+/// A claim bigger than the script's chunk of 1,000 members: every due
+/// delayed entry is promoted, the best ids are popped, and each one popped
+/// is recorded in flight at the lease deadline.
+#[tokio::test]
+async fn a_claim_of_thousands_promotes_pops_and_records_every_id() {
+    let env = TestEnv::new().await;
+    let queue = RedisQueue::new(&env.redis_url, &env.prefix, 2).expect("redis");
+    let now = Utc::now();
+    let past = now - chrono::Duration::seconds(1);
+    // 1,200 delayed entries now due, of the highest priority, and 2,000
+    // ready ones of the default priority.
+    let urgent: Vec<Uuid> = (0..1_200).map(|_| Uuid::now_v7()).collect();
+    let plain: Vec<Uuid> = (0..2_000).map(|_| Uuid::now_v7()).collect();
+    let mut conn = queue.shared().await.expect("conn");
+    for chunk in urgent.chunks(500) {
+        let items: Vec<(i64, String)> = chunk
+            .iter()
+            .map(|id| (past.timestamp_millis(), Keys::delayed_member(9, id)))
+            .collect();
+        let _: () = conn
+            .zadd_multiple(queue.keys().delayed("q"), &items)
+            .await
+            .expect("delayed");
+    }
+    let ops: Vec<QueueOp> = plain
+        .iter()
+        .map(|id| QueueOp::Enqueue {
+            queue: "q".into(),
+            id: *id,
+            priority: 5,
+            due: past,
+        })
+        .collect();
+    queue.apply(&ops).await.expect("ready");
+
+    let deadline = now + chrono::Duration::seconds(30);
+    let mut claimer = queue.conn().await.expect("conn");
+    let claimed = queue
+        .claim(&mut claimer, "q", 2_500, now, deadline)
+        .await
+        .expect("claim");
+    let ids: Vec<Uuid> = claimed.ids.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids.len(), 2_500);
+    // Every urgent one first, then the plain ones in order of their score.
+    assert_eq!(ids[..1_200].len(), urgent.len());
+    assert!(urgent.iter().all(|id| ids[..1_200].contains(id)));
+    assert!(ids[1_200..].iter().all(|id| plain.contains(id)));
+    let delayed: u64 = conn.zcard(queue.keys().delayed("q")).await.expect("zcard");
+    let ready: u64 = conn.zcard(queue.keys().ready("q")).await.expect("zcard");
+    assert_eq!((delayed, ready), (0, 700));
+    let in_flight: Vec<(String, f64)> = conn
+        .zrange_withscores(queue.keys().inflight("q"), 0, -1)
+        .await
+        .expect("inflight");
+    assert_eq!(in_flight.len(), 2_500);
+    assert!(in_flight
+        .iter()
+        .all(|(_, score)| *score as i64 == deadline.timestamp_millis()));
+    let mut recorded: Vec<String> = in_flight.into_iter().map(|(id, _)| id).collect();
+    let mut popped: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+    recorded.sort();
+    popped.sort();
+    assert_eq!(recorded, popped);
+    env.cleanup().await;
+}
