@@ -211,7 +211,7 @@ async fn record(
     finishes: &[Finish],
 ) -> sqlx::Result<Recorded> {
     if batch.iter().all(|f| f.job.workflow_run_id.is_none()) {
-        let updated = claims::finish(&worker.pool, &worker.id, finishes).await?;
+        let updated = claims::finish(&worker.hot_pool, &worker.id, finishes).await?;
         return Ok((updated, Vec::new(), Vec::new()));
     }
     let mut tx = worker.pool.begin().await?;

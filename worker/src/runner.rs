@@ -93,6 +93,9 @@ pub struct Worker {
     pub(crate) config: WorkerConfig,
     pub(crate) registry: Registry,
     pub(crate) pool: PgPool,
+    /// For the claim and finish statements: their generic plans, never
+    /// replanned (`db::generic_plan_pool`).
+    pub(crate) hot_pool: PgPool,
     pub(crate) queue: RedisQueue,
     /// Redis changes of the claim loop and the finisher, applied in order.
     pub(crate) redis: crate::redis_writer::RedisWriter,
@@ -123,11 +126,14 @@ impl Worker {
         let short = Uuid::new_v4().simple().to_string();
         let id = format!("{host}-{}-{}", std::process::id(), &short[..8]);
         let redis = crate::redis_writer::RedisWriter::spawn(queue.clone());
+        // The claim loop and the finisher each hold one at a time.
+        let hot_pool = conveyor_shared::db::generic_plan_pool(&pool, 2);
         Self {
             id,
             host,
             config,
             registry,
+            hot_pool,
             pool,
             queue,
             redis,
@@ -355,7 +361,7 @@ impl Worker {
             .flat_map(|(_, ids)| ids.iter().map(|(id, _)| *id))
             .collect();
         let leased_at = self.clock.now();
-        let jobs = match claims::claim(&self.pool, &ids, &self.id, self.lease_ms()).await {
+        let jobs = match claims::claim(&self.hot_pool, &ids, &self.id, self.lease_ms()).await {
             Ok(jobs) => jobs,
             Err(e) => {
                 for (queue, ids) in &claimed {
@@ -671,5 +677,38 @@ async fn backoff(failures: u32, shutdown: &CancellationToken) {
     tokio::select! {
         _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
         _ = shutdown.cancelled() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use conveyor_shared::testing::TestEnv;
+
+    /// The claim and the finish go through connections that plan each
+    /// statement once (their plans do not depend on the batch), the rest
+    /// through the pool the worker was given, with PostgreSQL's default.
+    #[tokio::test]
+    async fn claims_and_finishes_use_generic_plans_and_nothing_else_does() {
+        let env = TestEnv::new().await;
+        let config = env.worker_config(&[]);
+        let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 2)
+            .expect("redis");
+        let worker = Worker::new(
+            config,
+            Registry::new(),
+            env.pool.clone(),
+            queue,
+            Clock::system(),
+        );
+        let mode = |pool: PgPool| async move {
+            sqlx::query_scalar::<_, String>("select current_setting('plan_cache_mode')")
+                .fetch_one(&pool)
+                .await
+                .expect("setting")
+        };
+        assert_eq!(mode(worker.hot_pool.clone()).await, "force_generic_plan");
+        assert_eq!(mode(worker.pool.clone()).await, "auto");
+        env.cleanup().await;
     }
 }

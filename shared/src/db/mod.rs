@@ -108,6 +108,26 @@ async fn connect_once(
     Ok(pool)
 }
 
+/// A small pool beside `pool`, to the same database with the same settings,
+/// whose connections always use a statement's generic plan
+/// (`plan_cache_mode = force_generic_plan`), for the worker's claim and
+/// finish. Their plans are the same whatever the batch (a probe of the
+/// primary key per id; `docs/performance.md`, "Claims and finishes planned
+/// once"), but PostgreSQL's choice between a custom and the generic plan
+/// replans them at every call when batches are small: 0.2–0.4 ms each, as
+/// much as the statement itself. Other statements keep the default, where a
+/// custom plan can matter (ranges, sizes). Connects lazily.
+pub fn generic_plan_pool(pool: &PgPool, max_connections: u32) -> PgPool {
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("plan_cache_mode", "force_generic_plan")]);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(3))
+        .test_before_acquire(false)
+        .connect_lazy_with(options)
+}
+
 async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
     let Some(name) = options.get_database().map(str::to_owned) else {
         return Ok(());
