@@ -36,6 +36,8 @@ pub(crate) struct Finished {
 /// stored in a safe form, so it never holds up the others.
 pub(crate) async fn run(worker: Arc<Worker>, mut rx: mpsc::Receiver<Finished>) {
     let mut batch: Vec<Finished> = Vec::with_capacity(64);
+    // The finisher's own connection for plain batches, kept between them.
+    let mut db = db::Held::new(worker.hot_pool.clone());
     while let Some(first) = rx.recv().await {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -44,7 +46,7 @@ pub(crate) async fn run(worker: Arc<Worker>, mut rx: mpsc::Receiver<Finished>) {
                 Err(_) => break,
             }
         }
-        write(&worker, &mut batch).await;
+        write(&worker, &mut db, &mut batch).await;
         batch.clear();
     }
 }
@@ -62,14 +64,15 @@ type Recorded = (Vec<Uuid>, Vec<Job>, Vec<Job>);
 /// Writes `batch`, retrying transient failures until they pass. While it
 /// keeps failing, [`Worker::finisher_stuck_since`] says since when, so the
 /// heartbeat stops vouching for this worker after a lease.
-async fn store(worker: &Worker, batch: &[Finished]) -> Stored {
+async fn store(worker: &Worker, db: &mut db::Held, batch: &[Finished]) -> Stored {
     let finishes: Vec<Finish> = batch.iter().map(|f| f.finish.clone()).collect();
     let mut failures = 0u32;
     let stored = loop {
-        match record(worker, batch, &finishes).await {
+        match record(worker, db, batch, &finishes).await {
             Ok(done) => break Stored::Done(done),
             Err(e) if db::is_data_exception(&e) => break Stored::Refused(e),
             Err(e) => {
+                db.release();
                 if failures == 0 {
                     worker.finisher_stuck(true);
                 }
@@ -91,14 +94,14 @@ async fn store(worker: &Worker, batch: &[Finished]) -> Stored {
 /// its events. A batch PostgreSQL refuses is split in halves until the
 /// refused outcome is alone; that one is stored with its text made storable
 /// or, failing that, as a failed attempt saying why.
-async fn write(worker: &Worker, batch: &mut [Finished]) {
-    let (updated, released, skipped) = match store(worker, batch).await {
+async fn write(worker: &Worker, db: &mut db::Held, batch: &mut [Finished]) {
+    let (updated, released, skipped) = match store(worker, db, batch).await {
         Stored::Done(done) => done,
         Stored::Refused(e) if batch.len() > 1 => {
             debug!(error = %e, pending = batch.len(), "outcome refused; splitting the batch");
             let (left, right) = batch.split_at_mut(batch.len() / 2);
-            Box::pin(write(worker, left)).await;
-            Box::pin(write(worker, right)).await;
+            Box::pin(write(worker, db, left)).await;
+            Box::pin(write(worker, db, right)).await;
             return;
         }
         Stored::Refused(e) => {
@@ -109,14 +112,14 @@ async fn write(worker: &Worker, batch: &mut [Finished]) {
             warn!(parent: &span, error = %e,
                   "PostgreSQL refused this outcome; storing it in a safe form");
             alone.finish = alone.finish.clone().storable();
-            match store(worker, batch).await {
+            match store(worker, db, batch).await {
                 Stored::Done(done) => done,
                 Stored::Refused(e) => {
                     let Some(alone) = batch.first_mut() else {
                         return;
                     };
                     alone.finish = refused_outcome(alone.finish.clone(), &e);
-                    match store(worker, batch).await {
+                    match store(worker, db, batch).await {
                         Stored::Done(done) => done,
                         Stored::Refused(e) => {
                             error!(parent: &span, error = %e,
@@ -207,11 +210,12 @@ fn refused_outcome(mut finish: Finish, e: &sqlx::Error) -> Finish {
 /// the ids whose outcome was accepted, the released and the skipped jobs.
 async fn record(
     worker: &Worker,
+    db: &mut db::Held,
     batch: &[Finished],
     finishes: &[Finish],
 ) -> sqlx::Result<Recorded> {
     if batch.iter().all(|f| f.job.workflow_run_id.is_none()) {
-        let updated = claims::finish(&worker.hot_pool, &worker.id, finishes).await?;
+        let updated = claims::finish(db.conn().await?, &worker.id, finishes).await?;
         return Ok((updated, Vec::new(), Vec::new()));
     }
     let mut tx = worker.pool.begin().await?;
@@ -312,7 +316,10 @@ pub(crate) mod tests {
                 _ => succeeded(job, json!({"n": i}), "fine"),
             })
             .collect();
-        let wrote = tokio::time::timeout(Duration::from_secs(20), write(&worker, &mut batch)).await;
+        let mut db = db::Held::new(worker.hot_pool.clone());
+        let wrote =
+            tokio::time::timeout(Duration::from_secs(20), write(&worker, &mut db, &mut batch))
+                .await;
         assert!(wrote.is_ok(), "the finisher is stuck on a refused outcome");
         for (i, job) in jobs.iter().enumerate() {
             let (status, result): (String, Option<Value>) =

@@ -256,6 +256,7 @@ impl Worker {
         shutdown: &CancellationToken,
     ) {
         let mut conn = None;
+        let mut db = conveyor_shared::db::Held::new(self.hot_pool.clone());
         let mut failures = 0u32;
         loop {
             let first = tokio::select! {
@@ -286,7 +287,10 @@ impl Worker {
                 }
             }
             let Some(c) = conn.as_mut() else { continue };
-            match self.claim_once(c, permits, finish_tx, shutdown).await {
+            match self
+                .claim_once(c, &mut db, permits, finish_tx, shutdown)
+                .await
+            {
                 Ok(Round::Done) => failures = 0,
                 Ok(Round::Interrupted) => {
                     // The abandoned BLPOP's reply is still due on this connection.
@@ -308,11 +312,13 @@ impl Worker {
         }
     }
 
-    /// One round: claim up to `permits.len()` ids, claim them in Postgres,
-    /// start each in a slot. With nothing to claim, block until woken.
+    /// One round: claim up to `permits.len()` ids, claim them in Postgres
+    /// (on `db`, the claim loop's own connection), start each in a slot.
+    /// With nothing to claim, block until woken.
     async fn claim_once(
         self: &Arc<Self>,
         conn: &mut conveyor_shared::queue::RedisConn,
+        db: &mut conveyor_shared::db::Held,
         mut permits: Vec<OwnedSemaphorePermit>,
         finish_tx: &mpsc::Sender<Finished>,
         shutdown: &CancellationToken,
@@ -361,9 +367,14 @@ impl Worker {
             .flat_map(|(_, ids)| ids.iter().map(|(id, _)| *id))
             .collect();
         let leased_at = self.clock.now();
-        let jobs = match claims::claim(&self.hot_pool, &ids, &self.id, self.lease_ms()).await {
+        let claimed_in_pg = match db.conn().await {
+            Ok(c) => claims::claim(c, &ids, &self.id, self.lease_ms()).await,
+            Err(e) => Err(e),
+        };
+        let jobs = match claimed_in_pg {
             Ok(jobs) => jobs,
             Err(e) => {
+                db.release();
                 for (queue, ids) in &claimed {
                     self.queue.unclaim(queue, ids).await?;
                 }

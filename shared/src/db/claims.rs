@@ -19,8 +19,8 @@ use crate::model::{AttemptOutcome, Job, JobStatus};
 /// pause check is one primary-key probe of the small `queues` table per row.
 /// The attempt row is written when the attempt ends ([`finish`]); until then
 /// the job row describes it.
-pub async fn claim(
-    pool: &PgPool,
+pub async fn claim<'e>(
+    exec: impl PgExecutor<'e>,
     ids: &[Uuid],
     worker: &str,
     lease_ms: i64,
@@ -38,7 +38,7 @@ pub async fn claim(
     .bind(ids)
     .bind(worker)
     .bind(lease_ms as f64)
-    .fetch_all(pool)
+    .fetch_all(exec)
     .await
 }
 

@@ -128,6 +128,40 @@ pub fn generic_plan_pool(pool: &PgPool, max_connections: u32) -> PgPool {
         .connect_lazy_with(options)
 }
 
+/// One connection of a pool, kept by a task that uses it again and again
+/// (the claim loop, the finisher) instead of taking it from the pool for
+/// each statement: `sqlx` sends a round trip (a ping) whenever a connection
+/// goes back to its pool, which is a wake-up of the server, of the client
+/// and of a task per statement. Dropped after an error, so a broken
+/// connection is never kept; the next use takes a fresh one.
+pub struct Held {
+    pool: PgPool,
+    conn: Option<sqlx::pool::PoolConnection<sqlx::Postgres>>,
+}
+
+impl Held {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool, conn: None }
+    }
+
+    /// The kept connection, taken from the pool first if there is none.
+    pub async fn conn(&mut self) -> sqlx::Result<&mut sqlx::PgConnection> {
+        if self.conn.is_none() {
+            self.conn = Some(self.pool.acquire().await?);
+        }
+        match self.conn.as_mut() {
+            Some(conn) => Ok(&mut **conn),
+            None => Err(sqlx::Error::PoolClosed),
+        }
+    }
+
+    /// Gives the connection up (after an error): it goes back to the pool,
+    /// which closes it if it is broken.
+    pub fn release(&mut self) {
+        self.conn = None;
+    }
+}
+
 async fn create_database_if_missing(options: &PgConnectOptions) -> anyhow::Result<()> {
     let Some(name) = options.get_database().map(str::to_owned) else {
         return Ok(());
