@@ -241,9 +241,7 @@ async fn record(
 pub(crate) mod tests {
     use super::*;
     use conveyor_shared::clock::Clock;
-    use conveyor_shared::executor::Registry;
     use conveyor_shared::model::{JobSpec, Limits};
-    use conveyor_shared::queue::RedisQueue;
     use conveyor_shared::testing::TestEnv;
     use serde_json::{json, Value};
 
@@ -293,16 +291,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn an_outcome_postgres_refuses_is_isolated_and_the_rest_of_the_batch_recorded() {
         let env = TestEnv::new().await;
-        let config = env.worker_config(&[]);
-        let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 4)
-            .expect("redis");
-        let worker = Worker::new(
-            config,
-            Registry::new(),
-            env.pool.clone(),
-            queue,
-            Clock::system(),
-        );
+        let worker = Worker::for_test(&env, &[], env.pool.clone(), Clock::system());
         let mut jobs = Vec::new();
         for _ in 0..5 {
             jobs.push(running_job(&env, worker.id()).await);

@@ -266,8 +266,6 @@ mod tests {
         }
     }
     use conveyor_shared::clock::Clock;
-    use conveyor_shared::executor::Registry;
-    use conveyor_shared::queue::RedisQueue;
     use conveyor_shared::testing::TestEnv;
 
     #[tokio::test]
@@ -276,15 +274,11 @@ mod tests {
         let file = std::env::temp_dir().join(format!("conveyor-heartbeat-{}", Uuid::new_v4()));
         let path = file.to_string_lossy().into_owned();
         // A lease of 3 s.
-        let config = env.worker_config(&[("WORKER_HEARTBEAT_FILE", &path)]);
-        let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 4)
-            .expect("redis");
         let clock = Clock::manual(chrono::Utc::now());
-        let worker = Worker::new(
-            config,
-            Registry::new(),
+        let worker = Worker::for_test(
+            &env,
+            &[("WORKER_HEARTBEAT_FILE", &path)],
             env.pool.clone(),
-            queue,
             clock.clone(),
         );
         let says_unhealthy = || {
@@ -314,20 +308,16 @@ mod tests {
     async fn a_beat_that_fails_is_tried_again_long_before_the_next_period() {
         let env = TestEnv::new().await;
         let proxy = conveyor_shared::testing::Proxy::start(env.postgres_addr()).await;
-        // A 30 s lease: a beat every 10 s.
-        let config = env.worker_config(&[("WORKER_LEASE_SECS", "30")]);
-        let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 4)
-            .expect("redis");
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_millis(500))
             .connect_lazy(&proxy.url_for(&env.database_url))
             .expect("pool");
-        let worker = Arc::new(Worker::new(
-            config,
-            Registry::new(),
+        // A 30 s lease: a beat every 10 s.
+        let worker = Arc::new(Worker::for_test(
+            &env,
+            &[("WORKER_LEASE_SECS", "30")],
             pool,
-            queue,
             Clock::system(),
         ));
         // A job this worker runs, its lease due for renewal (it ends in a

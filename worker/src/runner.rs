@@ -692,6 +692,23 @@ async fn backoff(failures: u32, shutdown: &CancellationToken) {
 }
 
 #[cfg(test)]
+impl Worker {
+    /// A worker (not started) of the test environment `env`, with `extra`
+    /// settings, on `pool`, reading `clock`.
+    pub(crate) fn for_test(
+        env: &conveyor_shared::testing::TestEnv,
+        extra: &[(&str, &str)],
+        pool: PgPool,
+        clock: Clock,
+    ) -> Self {
+        let config = env.worker_config(extra);
+        let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 4)
+            .expect("redis");
+        Worker::new(config, Registry::new(), pool, queue, clock)
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use conveyor_shared::testing::TestEnv;
@@ -702,16 +719,7 @@ mod tests {
     #[tokio::test]
     async fn claims_and_finishes_use_generic_plans_and_nothing_else_does() {
         let env = TestEnv::new().await;
-        let config = env.worker_config(&[]);
-        let queue = RedisQueue::new(&config.common.redis_url, &config.common.redis_prefix, 2)
-            .expect("redis");
-        let worker = Worker::new(
-            config,
-            Registry::new(),
-            env.pool.clone(),
-            queue,
-            Clock::system(),
-        );
+        let worker = Worker::for_test(&env, &[], env.pool.clone(), Clock::system());
         let mode = |pool: PgPool| async move {
             sqlx::query_scalar::<_, String>("select current_setting('plan_cache_mode')")
                 .fetch_one(&pool)
