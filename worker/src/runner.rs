@@ -367,11 +367,9 @@ impl Worker {
             .flat_map(|(_, ids)| ids.iter().map(|(id, _)| *id))
             .collect();
         let leased_at = self.clock.now();
-        let claimed_in_pg = match db.conn().await {
-            Ok(c) => claims::claim(c, &ids, &self.id, self.lease_ms()).await,
-            Err(e) => Err(e),
-        };
-        let jobs = match claimed_in_pg {
+        let claimed_in_pg =
+            async { claims::claim(db.conn().await?, &ids, &self.id, self.lease_ms()).await };
+        let jobs = match claimed_in_pg.await {
             Ok(jobs) => jobs,
             Err(e) => {
                 db.release();

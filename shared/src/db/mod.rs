@@ -146,13 +146,11 @@ impl Held {
 
     /// The kept connection, taken from the pool first if there is none.
     pub async fn conn(&mut self) -> sqlx::Result<&mut sqlx::PgConnection> {
-        if self.conn.is_none() {
-            self.conn = Some(self.pool.acquire().await?);
-        }
-        match self.conn.as_mut() {
-            Some(conn) => Ok(&mut **conn),
-            None => Err(sqlx::Error::PoolClosed),
-        }
+        let conn = match self.conn.take() {
+            Some(conn) => conn,
+            None => self.pool.acquire().await?,
+        };
+        Ok(&mut **self.conn.insert(conn))
     }
 
     /// Gives the connection up (after an error): it goes back to the pool,

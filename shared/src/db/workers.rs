@@ -135,7 +135,7 @@ pub async fn live(pool: &PgPool) -> sqlx::Result<Vec<WorkerInfo>> {
 
 /// The [`live`] workers, each with the jobs it holds leases on, found among
 /// `running` (the ids Redis holds in flight; see
-/// [`crate::db::jobs::list`] for the fallback without them).
+/// `db::jobs::push_running` for the fallback without them).
 pub async fn live_with_jobs(
     pool: &PgPool,
     running: Option<&[Uuid]>,
