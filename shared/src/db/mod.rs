@@ -116,11 +116,25 @@ async fn connect_once(
 /// once"), but PostgreSQL's choice between a custom and the generic plan
 /// replans them at every call when batches are small: 0.2–0.4 ms each, as
 /// much as the statement itself. Other statements keep the default, where a
-/// custom plan can matter (ranges, sizes). Connects lazily.
+/// custom plan can matter (ranges, sizes).
+///
+/// A generic plan is made once per connection, from the table's size at
+/// that moment, and kept for the connection's life: made while `jobs` was
+/// nearly empty (a fresh install, a new test database) it read the whole
+/// table at every later call, ~50 ms a finish once the table held 50,000
+/// jobs. These connections therefore also refuse sequential scans
+/// (`enable_seqscan = off`): both statements name their rows by primary
+/// key, so a probe of the key is right at any size. A scan that has no
+/// other way (a tiny table such as `webhooks`, read by a trigger) is then
+/// costed as "disabled", far past `jit_above_cost`, and compiled by the
+/// JIT at every execution (~130 ms each, measured): so no JIT here either
+/// (`jit = off`). Connects lazily.
 pub fn generic_plan_pool(pool: &PgPool, max_connections: u32) -> PgPool {
-    let options = (*pool.connect_options())
-        .clone()
-        .options([("plan_cache_mode", "force_generic_plan")]);
+    let options = (*pool.connect_options()).clone().options([
+        ("plan_cache_mode", "force_generic_plan"),
+        ("enable_seqscan", "off"),
+        ("jit", "off"),
+    ]);
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(3))
