@@ -119,10 +119,9 @@ async fn connect_once(
 /// custom plan can matter (ranges, sizes).
 ///
 /// A generic plan is made once per connection, from the table's size at
-/// that moment, and kept for the connection's life: made while `jobs` was
-/// nearly empty (a fresh install, a new test database) it read the whole
-/// table at every later call, ~50 ms a finish once the table held 50,000
-/// jobs. These connections therefore also refuse sequential scans
+/// that moment, and kept until the table is next analyzed: made while
+/// `jobs` was nearly empty (a new database; for good where autovacuum is
+/// off) it read the whole table at every later call. These connections therefore also refuse sequential scans
 /// (`enable_seqscan = off`): both statements name their rows by primary
 /// key, so a probe of the key is right at any size. A scan that has no
 /// other way (a tiny table such as `webhooks`, read by a trigger) is then
