@@ -314,7 +314,8 @@ impl Worker {
 
     /// One round: claim up to `permits.len()` ids, claim them in Postgres
     /// (on `db`, the claim loop's own connection), start each in a slot.
-    /// With nothing to claim, block until woken.
+    /// With nothing to claim, block until woken, and claim again in the same
+    /// round trip as the wake-up.
     async fn claim_once(
         self: &Arc<Self>,
         conn: &mut conveyor_shared::queue::RedisConn,
@@ -347,7 +348,6 @@ impl Worker {
             }
         }
         if total == 0 {
-            drop(permits);
             let wait = next_due
                 .map(|due| Duration::from_millis((due - now.timestamp_millis()).max(1) as u64))
                 .map_or(IDLE_WAIT, |d| d.min(IDLE_WAIT));
@@ -357,10 +357,26 @@ impl Worker {
                 .iter()
                 .map(|(q, _)| q.as_str().to_owned())
                 .collect();
-            return tokio::select! {
-                woke = self.queue.wait_for_work(conn, &queues, wait) => woke.map(|_| Round::Done),
-                _ = shutdown.cancelled() => Ok(Round::Interrupted),
+            // The claims behind the wait run when it ends, up to `wait` from
+            // now: their in-flight deadline allows for that, so it is never
+            // shorter than a lease from the claim.
+            let late_deadline = deadline + chrono::Duration::from_std(wait).unwrap_or_default();
+            let shares = shares(self.queue_order(), want);
+            let woke = tokio::select! {
+                woke = self.queue.wait_then_claim(conn, &queues, wait, &shares, now, late_deadline) => woke?,
+                // The caller drops the connection, and with it the claims
+                // Redis has not run yet.
+                _ = shutdown.cancelled() => return Ok(Round::Interrupted),
             };
+            for (queue, got) in woke.1 {
+                total += got.ids.len();
+                if !got.ids.is_empty() {
+                    claimed.push((queue, got.ids));
+                }
+            }
+            if total == 0 {
+                return Ok(Round::Done);
+            }
         }
         let ids: Vec<Uuid> = claimed
             .iter()
@@ -673,6 +689,23 @@ impl Worker {
     }
 }
 
+/// How many ids each queue may give the claims that follow a wait: `want`
+/// split evenly over the queues in `order` (the first ones get the
+/// remainder; with more queues than `want`, only the first `want` queues,
+/// one each), so that together they never take more than the free slots.
+fn shares(order: Vec<String>, want: usize) -> Vec<(String, usize)> {
+    let n = order.len().min(want);
+    if n == 0 {
+        return Vec::new();
+    }
+    order
+        .into_iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, queue)| (queue, want / n + usize::from(i < want % n)))
+        .collect()
+}
+
 fn output_of(result: Result<Success, Failure>) -> Option<String> {
     match result {
         Ok(s) => s.output,
@@ -727,6 +760,27 @@ mod tests {
         assert_eq!(mode(worker.hot_pool.clone()).await, "force_generic_plan");
         assert_eq!(mode(worker.pool.clone()).await, "auto");
         env.cleanup().await;
+    }
+
+    #[test]
+    fn the_claims_after_a_wait_share_the_free_slots_without_exceeding_them() {
+        let names = |n: usize| (0..n).map(|i| format!("q{i}")).collect::<Vec<_>>();
+        let counts = |order, want| {
+            shares(order, want)
+                .into_iter()
+                .map(|(_, n)| n)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(counts(names(1), 256), vec![256]);
+        assert_eq!(counts(names(3), 10), vec![4, 3, 3]);
+        assert_eq!(counts(names(5), 2), vec![1, 1]);
+        assert_eq!(counts(names(2), 0), Vec::<usize>::new());
+        assert_eq!(counts(names(0), 5), Vec::<usize>::new());
+        assert_eq!(
+            shares(vec!["b".into(), "a".into()], 3),
+            vec![("b".to_owned(), 2), ("a".to_owned(), 1)],
+            "the queue first in this round's order comes first"
+        );
     }
 
     /// Claims `ids` and finishes them as succeeded on `conn`, in one

@@ -143,3 +143,121 @@ async fn a_claim_of_thousands_promotes_pops_and_records_every_id() {
     assert_eq!(recorded, popped);
     env.cleanup().await;
 }
+
+/// `wait_then_claim` (the claim loop's wait when it found nothing) blocks
+/// until a job's wake-up, then claims it in the same round trip: the claims
+/// are queued behind the `BLPOP`, so they run after the wait, not before.
+#[tokio::test]
+async fn a_woken_wait_claims_the_job_that_woke_it() {
+    let env = TestEnv::new().await;
+    let queue = RedisQueue::new(&env.redis_url, &env.prefix, 2).expect("redis");
+    let mut conn = queue.conn().await.expect("conn");
+    let now = Utc::now();
+    let deadline = now + chrono::Duration::seconds(60);
+    let waiting = {
+        let queue = queue.clone();
+        tokio::spawn(async move {
+            queue
+                .wait_then_claim(
+                    &mut conn,
+                    &["q".into(), "other".into()],
+                    std::time::Duration::from_secs(10),
+                    &[("q".into(), 5), ("other".into(), 5)],
+                    now,
+                    deadline,
+                )
+                .await
+                .expect("wait and claim")
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the wait returned with nothing to wake it"
+    );
+    let id = Uuid::now_v7();
+    queue
+        .apply(&[QueueOp::Enqueue {
+            queue: "q".into(),
+            id,
+            priority: 5,
+            due: now,
+        }])
+        .await
+        .expect("enqueue");
+    let (woke, claimed) = waiting.await.expect("task");
+    assert!(woke, "the job's wake-up ended the wait");
+    let got: Vec<(String, Vec<Uuid>)> = claimed
+        .into_iter()
+        .map(|(q, c)| (q, c.ids.into_iter().map(|(id, _)| id).collect()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("q".to_owned(), vec![id]), ("other".to_owned(), vec![])]
+    );
+    let mut shared = queue.shared().await.expect("shared");
+    let score: Option<i64> = shared
+        .zscore(queue.keys().inflight("q"), id.to_string())
+        .await
+        .expect("zscore");
+    assert_eq!(
+        score,
+        Some(deadline.timestamp_millis()),
+        "in flight until the deadline given"
+    );
+    let ready: usize = shared.zcard(queue.keys().ready("q")).await.expect("zcard");
+    assert_eq!(ready, 0);
+    env.cleanup().await;
+}
+
+/// A wait given up by dropping its connection (the claim loop at shutdown)
+/// leaves its queued claims unrun: a job that arrives afterwards stays
+/// ready for another worker instead of sitting in flight until its lease
+/// runs out.
+#[tokio::test]
+async fn a_wait_given_up_claims_nothing_afterwards() {
+    let env = TestEnv::new().await;
+    let queue = RedisQueue::new(&env.redis_url, &env.prefix, 2).expect("redis");
+    let mut conn = queue.conn().await.expect("conn");
+    let now = Utc::now();
+    let wake = ["q".to_owned()];
+    let claims = [("q".to_owned(), 5)];
+    let wait = queue.wait_then_claim(
+        &mut conn,
+        &wake,
+        std::time::Duration::from_secs(1),
+        &claims,
+        now,
+        now + chrono::Duration::seconds(60),
+    );
+    tokio::select! {
+        _ = wait => panic!("the wait ended with nothing to wake it"),
+        _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {}
+    }
+    conveyor_shared::queue::discard(conn);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let id = Uuid::now_v7();
+    queue
+        .apply(&[QueueOp::Enqueue {
+            queue: "q".into(),
+            id,
+            priority: 5,
+            due: now,
+        }])
+        .await
+        .expect("enqueue");
+    // Past the abandoned BLPOP's own timeout.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let mut shared = queue.shared().await.expect("shared");
+    let ready: Vec<String> = shared
+        .zrange(queue.keys().ready("q"), 0, -1)
+        .await
+        .expect("zrange");
+    assert_eq!(ready, vec![id.to_string()]);
+    let in_flight: usize = shared
+        .zcard(queue.keys().inflight("q"))
+        .await
+        .expect("zcard");
+    assert_eq!(in_flight, 0);
+    env.cleanup().await;
+}

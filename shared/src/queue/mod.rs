@@ -11,7 +11,6 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use deadpool_redis::{Config as PoolConfig, Pool, Runtime};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::AsyncCommands;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -55,6 +54,9 @@ async fn bounded<T>(
         )),
     }
 }
+
+/// The claim script (`claim.lua`; its header says what it does).
+const CLAIM_LUA: &str = include_str!("claim.lua");
 
 /// Score of a ready entry: priority first (9 runs first), then due time.
 pub fn ready_score(priority: u8, due: DateTime<Utc>) -> f64 {
@@ -113,6 +115,25 @@ pub struct Claimed {
     pub next_due_ms: Option<i64>,
 }
 
+impl Claimed {
+    /// From the claim script's reply: `{ next due ms or -1, id, score, … }`.
+    fn from_reply(reply: Vec<String>) -> Self {
+        let mut items = reply.into_iter();
+        let next_due_ms = items
+            .next()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|ms| *ms >= 0.0)
+            .map(|ms| ms as i64);
+        let mut ids = Vec::new();
+        while let (Some(id), Some(score)) = (items.next(), items.next()) {
+            if let (Ok(id), Ok(score)) = (Uuid::parse_str(&id), score.parse::<f64>()) {
+                ids.push((id, score));
+            }
+        }
+        Self { ids, next_due_ms }
+    }
+}
+
 /// Handle on the Redis side of the queues. Cheap to clone: it holds a
 /// connection pool.
 #[derive(Clone)]
@@ -152,7 +173,7 @@ impl RedisQueue {
             pool,
             shared: Arc::new(tokio::sync::OnceCell::new()),
             keys: Keys::new(prefix),
-            claim_script: redis::Script::new(include_str!("claim.lua")),
+            claim_script: redis::Script::new(CLAIM_LUA),
             scripts: maintenance::Scripts::new(),
             client,
         })
@@ -314,19 +335,7 @@ impl RedisQueue {
                 .context("claiming from Redis")
         })
         .await?;
-        let mut items = reply.into_iter();
-        let next_due_ms = items
-            .next()
-            .and_then(|s| s.parse::<f64>().ok())
-            .filter(|ms| *ms >= 0.0)
-            .map(|ms| ms as i64);
-        let mut ids = Vec::new();
-        while let (Some(id), Some(score)) = (items.next(), items.next()) {
-            if let (Ok(id), Ok(score)) = (Uuid::parse_str(&id), score.parse::<f64>()) {
-                ids.push((id, score));
-            }
-        }
-        Ok(Claimed { ids, next_due_ms })
+        Ok(Claimed::from_reply(reply))
     }
 
     /// Puts claimed ids back in the ready set with their old scores (the
@@ -349,24 +358,66 @@ impl RedisQueue {
         Ok(())
     }
 
-    /// Blocks until a wake-up token arrives on one of `queues` or `timeout`
-    /// passes. Returns whether a token arrived.
-    pub async fn wait_for_work(
+    /// Blocks until a wake-up token arrives on one of `wake` or `timeout`
+    /// passes, then claims from each of `claims` (a queue, and at most how
+    /// many ids) as [`Self::claim`] does, in the same round trip: the claims
+    /// are pipelined behind the `BLPOP`, so Redis runs them as soon as the
+    /// wait ends, with no reply to the worker and next command in between.
+    /// They are built before the wait: due delayed entries are promoted as
+    /// of `now` (those falling due during the wait, by the caller's next
+    /// claim), and `lease_deadline` must already allow for the wait. Sent as
+    /// `EVAL` (the script's text, not its hash), so they run even if Redis
+    /// lost its script cache. Returns whether a token arrived, and what each
+    /// queue gave.
+    ///
+    /// A caller that gives up on the wait must drop the connection (see
+    /// [`discard`]): Redis then never runs the claims still queued behind it.
+    pub async fn wait_then_claim(
         &self,
         conn: &mut deadpool_redis::Connection,
-        queues: &[String],
+        wake: &[String],
         timeout: Duration,
-    ) -> anyhow::Result<bool> {
-        let keys: Vec<String> = queues.iter().map(|q| self.keys.wake(q)).collect();
+        claims: &[(String, usize)],
+        now: DateTime<Utc>,
+        lease_deadline: DateTime<Utc>,
+    ) -> anyhow::Result<(bool, Vec<(String, Claimed)>)> {
+        let keys: Vec<String> = wake.iter().map(|q| self.keys.wake(q)).collect();
         // BLPOP takes whole or fractional seconds; 0 would block forever.
         let secs = timeout.as_secs_f64().max(0.01);
-        let got: Option<(String, String)> = bounded(timeout + COMMAND_TIMEOUT, "BLPOP", async {
-            conn.blpop(keys, secs)
-                .await
-                .context("waiting on Redis wake-up list")
-        })
-        .await?;
-        Ok(got.is_some())
+        let mut pipe = redis::pipe();
+        pipe.cmd("BLPOP").arg(keys).arg(secs);
+        for (queue, max) in claims {
+            pipe.cmd("EVAL")
+                .arg(CLAIM_LUA)
+                .arg(4)
+                .arg(self.keys.ready(queue))
+                .arg(self.keys.delayed(queue))
+                .arg(self.keys.inflight(queue))
+                .arg(self.keys.paused(queue))
+                .arg(now.timestamp_millis())
+                .arg(*max)
+                .arg(lease_deadline.timestamp_millis())
+                .arg((*max).max(100));
+        }
+        let replies: Vec<redis::Value> =
+            bounded(timeout + COMMAND_TIMEOUT, "BLPOP and claim", async {
+                pipe.query_async(&mut **conn)
+                    .await
+                    .context("waiting on Redis wake-up list, then claiming")
+            })
+            .await?;
+        let mut replies = replies.iter();
+        let woke: Option<(String, String)> = match replies.next() {
+            Some(reply) => redis::from_redis_value(reply).context("reading BLPOP's reply")?,
+            None => None,
+        };
+        let mut claimed = Vec::with_capacity(claims.len());
+        for ((queue, _), reply) in claims.iter().zip(replies) {
+            let reply: Vec<String> =
+                redis::from_redis_value(reply).context("reading a claim's reply")?;
+            claimed.push((queue.clone(), Claimed::from_reply(reply)));
+        }
+        Ok((woke.is_some(), claimed))
     }
 
     /// Pushes a lease deadline forward for ids in flight.
