@@ -308,6 +308,32 @@ impl RedisQueue {
         Ok(())
     }
 
+    /// The claim script's keys and arguments (its header lists them) for a
+    /// claim of at most `max` ids from `queue`.
+    fn claim_call(
+        &self,
+        queue: &str,
+        max: usize,
+        now: DateTime<Utc>,
+        lease_deadline: DateTime<Utc>,
+    ) -> ([String; 4], [i64; 4]) {
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        (
+            [
+                self.keys.ready(queue),
+                self.keys.delayed(queue),
+                self.keys.inflight(queue),
+                self.keys.paused(queue),
+            ],
+            [
+                now.timestamp_millis(),
+                max,
+                lease_deadline.timestamp_millis(),
+                max.max(100),
+            ],
+        )
+    }
+
     /// Claims up to `max` ids from `queue`, recording them in-flight until
     /// `lease_deadline`.
     pub async fn claim(
@@ -318,16 +344,9 @@ impl RedisQueue {
         now: DateTime<Utc>,
         lease_deadline: DateTime<Utc>,
     ) -> anyhow::Result<Claimed> {
+        let (keys, args) = self.claim_call(queue, max, now, lease_deadline);
         let mut script = self.claim_script.prepare_invoke();
-        script
-            .key(self.keys.ready(queue))
-            .key(self.keys.delayed(queue))
-            .key(self.keys.inflight(queue))
-            .key(self.keys.paused(queue))
-            .arg(now.timestamp_millis())
-            .arg(max)
-            .arg(lease_deadline.timestamp_millis())
-            .arg(max.max(100));
+        script.key(&keys).arg(&args);
         let reply: Vec<String> = bounded(COMMAND_TIMEOUT, "claim", async {
             script
                 .invoke_async(&mut **conn)
@@ -387,17 +406,12 @@ impl RedisQueue {
         let mut pipe = redis::pipe();
         pipe.cmd("BLPOP").arg(keys).arg(secs);
         for (queue, max) in claims {
+            let (keys, args) = self.claim_call(queue, *max, now, lease_deadline);
             pipe.cmd("EVAL")
                 .arg(CLAIM_LUA)
-                .arg(4)
-                .arg(self.keys.ready(queue))
-                .arg(self.keys.delayed(queue))
-                .arg(self.keys.inflight(queue))
-                .arg(self.keys.paused(queue))
-                .arg(now.timestamp_millis())
-                .arg(*max)
-                .arg(lease_deadline.timestamp_millis())
-                .arg((*max).max(100));
+                .arg(keys.len())
+                .arg(&keys)
+                .arg(&args);
         }
         let replies: Vec<redis::Value> =
             bounded(timeout + COMMAND_TIMEOUT, "BLPOP and claim", async {
