@@ -144,6 +144,20 @@ async fn a_claim_of_thousands_promotes_pops_and_records_every_id() {
     env.cleanup().await;
 }
 
+/// Puts `id` in the ready set of queue `q`, due at `due`, as a submit does
+/// (with its wake-up token).
+async fn enqueue_ready(queue: &RedisQueue, id: Uuid, due: DateTime<Utc>) {
+    queue
+        .apply(&[QueueOp::Enqueue {
+            queue: "q".into(),
+            id,
+            priority: 5,
+            due,
+        }])
+        .await
+        .expect("enqueue");
+}
+
 /// `wait_then_claim` (the claim loop's wait when it found nothing) blocks
 /// until a job's wake-up, then claims it in the same round trip: the claims
 /// are queued behind the `BLPOP`, so they run after the wait, not before.
@@ -176,15 +190,7 @@ async fn a_woken_wait_claims_the_job_that_woke_it() {
         "the wait returned with nothing to wake it"
     );
     let id = Uuid::now_v7();
-    queue
-        .apply(&[QueueOp::Enqueue {
-            queue: "q".into(),
-            id,
-            priority: 5,
-            due: now,
-        }])
-        .await
-        .expect("enqueue");
+    enqueue_ready(&queue, id, now).await;
     let (woke, claimed) = waiting.await.expect("task");
     assert!(woke, "the job's wake-up ended the wait");
     let got: Vec<(String, Vec<Uuid>)> = claimed
@@ -237,15 +243,7 @@ async fn a_wait_given_up_claims_nothing_afterwards() {
     conveyor_shared::queue::discard(conn);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let id = Uuid::now_v7();
-    queue
-        .apply(&[QueueOp::Enqueue {
-            queue: "q".into(),
-            id,
-            priority: 5,
-            due: now,
-        }])
-        .await
-        .expect("enqueue");
+    enqueue_ready(&queue, id, now).await;
     // Past the abandoned BLPOP's own timeout.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let mut shared = queue.shared().await.expect("shared");
