@@ -53,6 +53,22 @@ async function waitUntil(what, check, timeout = 20_000) {
   }
 }
 
+// Clicks a node of a graph once it has stopped moving. The graph fits
+// itself into view with a short transition after it renders; Playwright's
+// own check (the same box over two animation frames) can pass just before
+// that transition starts, and the click then lands beside the node.
+async function clickStillNode(locator) {
+  let last = null;
+  let still = 0;
+  await waitUntil('the node to stop moving', async () => {
+    const box = JSON.stringify(await locator.boundingBox());
+    still = box === last ? still + 1 : 0;
+    last = box;
+    return still >= 2;
+  });
+  await locator.click();
+}
+
 async function waitForStatus(api, id, status, timeout) {
   return waitUntil(`job ${id} to be ${status}`, async () => {
     const job = await json(`${api}/jobs/${id}`);
@@ -491,7 +507,7 @@ export const scenarios = [
       assert(run.status === 'succeeded', `the api says the run is ${run.status}`);
       await shot(ctx, 'workflow-run');
       // A node opens its job; the child saw its parents' results.
-      await page.locator('[data-testid="run-graph"] [data-testid="graph-node"][data-key="load"]').click();
+      await clickStillNode(page.locator('[data-testid="run-graph"] [data-testid="graph-node"][data-key="load"]'));
       await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
       await page.getByTestId('attempt-output').filter({ hasText: 'loaded' }).waitFor();
       await page.goto(workflowUrl);
@@ -584,7 +600,7 @@ export const scenarios = [
         // Each node's page shows what its container printed.
         for (const [key, text] of [['fetch', 'rows: 3'], ['transform', 'transform: rows doubled'], ['publish', 'published to the archive']]) {
           await page.goto(`/workflow-runs/${started.id}`);
-          await page.locator(`[data-testid="run-graph"] [data-testid="graph-node"][data-key="${key}"]`).click();
+          await clickStillNode(page.locator(`[data-testid="run-graph"] [data-testid="graph-node"][data-key="${key}"]`));
           await page.waitForURL(/\/jobs\/[0-9a-f-]{36}$/);
           await page.getByTestId('attempt-output').filter({ hasText: text }).waitFor();
         }
