@@ -363,11 +363,23 @@ impl Worker {
             let late_deadline = deadline + chrono::Duration::from_std(wait).unwrap_or_default();
             let shares = shares(self.queue_order(), want);
             let woke = tokio::select! {
+                // The answer first: claims Redis has already run are put
+                // back below rather than left in flight.
+                biased;
                 woke = self.queue.wait_then_claim(conn, &queues, wait, &shares, now, late_deadline) => woke?,
                 // The caller drops the connection, and with it the claims
                 // Redis has not run yet.
                 _ = shutdown.cancelled() => return Ok(Round::Interrupted),
             };
+            if shutdown.is_cancelled() {
+                // Shutdown came while the answer was on its way: a stopping
+                // worker starts nothing new, so what the claims took goes
+                // back to the ready set for another worker.
+                for (queue, got) in &woke.1 {
+                    self.queue.unclaim(queue, &got.ids).await?;
+                }
+                return Ok(Round::Done);
+            }
             for (queue, got) in woke.1 {
                 total += got.ids.len();
                 if !got.ids.is_empty() {
