@@ -93,8 +93,8 @@ pub struct Worker {
     pub(crate) config: WorkerConfig,
     pub(crate) registry: Registry,
     pub(crate) pool: PgPool,
-    /// For the claim and finish statements: their generic plans, never
-    /// replanned (`db::generic_plan_pool`).
+    /// For the claim and finish statements: each planned once per
+    /// connection, never by a sequential scan (`db::generic_plan_pool`).
     pub(crate) hot_pool: PgPool,
     pub(crate) queue: RedisQueue,
     /// Redis changes of the claim loop and the finisher, applied in order.
@@ -763,14 +763,28 @@ mod tests {
     async fn claims_and_finishes_use_generic_plans_and_nothing_else_does() {
         let env = TestEnv::new().await;
         let worker = Worker::for_test(&env, &[], env.pool.clone(), Clock::system());
-        let mode = |pool: PgPool| async move {
-            sqlx::query_scalar::<_, String>("select current_setting('plan_cache_mode')")
+        let setting = |pool: PgPool, name: &'static str| async move {
+            sqlx::query_scalar::<_, String>("select current_setting($1)")
+                .bind(name)
                 .fetch_one(&pool)
                 .await
                 .expect("setting")
         };
-        assert_eq!(mode(worker.hot_pool.clone()).await, "force_generic_plan");
-        assert_eq!(mode(worker.pool.clone()).await, "auto");
+        assert_eq!(
+            setting(worker.hot_pool.clone(), "plan_cache_mode").await,
+            "force_generic_plan"
+        );
+        assert_eq!(
+            setting(worker.pool.clone(), "plan_cache_mode").await,
+            "auto"
+        );
+        // With sequential scans refused, a trigger's scan of a small table
+        // would be costed past the JIT's threshold and compiled every call.
+        assert_eq!(
+            setting(worker.hot_pool.clone(), "enable_seqscan").await,
+            "off"
+        );
+        assert_eq!(setting(worker.hot_pool.clone(), "jit").await, "off");
         env.cleanup().await;
     }
 

@@ -121,9 +121,10 @@ async fn connect_once(
 /// A generic plan is made once per connection, from the table's size at
 /// that moment, and kept until the table is next analyzed: made while
 /// `jobs` was nearly empty (a new database; for good where autovacuum is
-/// off) it read the whole table at every later call. These connections therefore also refuse sequential scans
-/// (`enable_seqscan = off`): both statements name their rows by primary
-/// key, so a probe of the key is right at any size. A scan that has no
+/// off) it read the whole table at every later call. These connections
+/// therefore also refuse sequential scans (`enable_seqscan = off`): both
+/// statements name their rows by primary key, so a probe of the key is
+/// right at any size. A scan that has no
 /// other way (a tiny table such as `webhooks`, read by a trigger) is then
 /// costed as "disabled", far past `jit_above_cost`, and compiled by the
 /// JIT at every execution (~130 ms each, measured): so no JIT here either

@@ -263,13 +263,13 @@ impl RedisQueue {
                     if *due <= now {
                         runs.add(
                             self.keys.ready(queue),
-                            Score::Float(ready_score(*priority, *due)),
+                            ready_score(*priority, *due),
                             id.to_string(),
                         );
                     } else {
                         runs.add(
                             self.keys.delayed(queue),
-                            Score::Int(due.timestamp_millis()),
+                            due.timestamp_millis() as f64,
                             Keys::delayed_member(*priority, id),
                         );
                     }
@@ -368,7 +368,7 @@ impl RedisQueue {
             runs.remove(self.keys.inflight(queue), id.to_string());
         }
         for (id, score) in ids {
-            runs.add(self.keys.ready(queue), Score::Float(*score), id.to_string());
+            runs.add(self.keys.ready(queue), *score, id.to_string());
         }
         let mut pipe = redis::pipe();
         runs.write_to(&mut pipe);
@@ -470,27 +470,11 @@ impl RedisQueue {
     }
 }
 
-/// A sorted-set score as the command carries it: the ready sets' priority
-/// and due time, the delayed sets' due time in ms.
-#[derive(Debug, Clone, Copy)]
-enum Score {
-    Float(f64),
-    Int(i64),
-}
-
-impl redis::ToRedisArgs for Score {
-    fn write_redis_args<W: ?Sized + redis::RedisWrite>(&self, out: &mut W) {
-        match self {
-            Score::Float(f) => f.write_redis_args(out),
-            Score::Int(i) => i.write_redis_args(out),
-        }
-    }
-}
-
-/// One `ZADD` or `ZREM` of several members to one key.
+/// One `ZADD` or `ZREM` of several members to one key. Scores are doubles,
+/// as Redis stores them (a due time in ms is exact in one).
 #[derive(Debug)]
 enum SetRun {
-    Add(String, Vec<(Score, String)>),
+    Add(String, Vec<(f64, String)>),
     Remove(String, Vec<String>),
 }
 
@@ -501,7 +485,7 @@ enum SetRun {
 struct SetRuns(Vec<SetRun>);
 
 impl SetRuns {
-    fn add(&mut self, key: String, score: Score, member: String) {
+    fn add(&mut self, key: String, score: f64, member: String) {
         if let Some(SetRun::Add(last, members)) = self.0.last_mut() {
             if *last == key {
                 members.push((score, member));
@@ -548,12 +532,12 @@ mod tests {
     fn neighbouring_writes_to_one_set_merge_and_others_keep_their_place() {
         let mut runs = SetRuns::default();
         for member in ["a", "b", "c"] {
-            runs.add("ready".into(), Score::Float(1.0), member.into());
+            runs.add("ready".into(), 1.0, member.into());
         }
         runs.remove("inflight".into(), "a".into());
         runs.remove("inflight".into(), "b".into());
-        runs.add("delayed".into(), Score::Int(5), "d".into());
-        runs.add("ready".into(), Score::Float(2.0), "e".into());
+        runs.add("delayed".into(), 5.0, "d".into());
+        runs.add("ready".into(), 2.0, "e".into());
         runs.remove("ready".into(), "e".into());
         let shape: Vec<(&str, &str, usize)> = runs
             .0
