@@ -751,3 +751,172 @@ async fn running_jobs_are_found_with_and_without_the_ids_in_flight() {
     }
     stack.stop().await;
 }
+
+/// The spec's checks (migration 0017) run when the spec is written: an
+/// insert with a bad spec fails as a CHECK did (SQLSTATE 23514, naming the
+/// constraint) and writes nothing of its statement; an UPDATE that sets a
+/// spec column is checked the same way; status changes are not.
+#[tokio::test]
+async fn a_bad_spec_is_refused_on_insert_and_on_update_as_by_a_check() {
+    let env = TestEnv::new().await;
+    let violation = |e: sqlx::Error| match e {
+        sqlx::Error::Database(db) => (
+            db.code().map(|c| c.into_owned()),
+            db.constraint().map(str::to_owned),
+        ),
+        other => panic!("not a database error: {other}"),
+    };
+    // (column, a bad value, a good one, the constraint named)
+    let cases = [
+        ("queue", "'no spaces'", "'default'", "jobs_queue_check"),
+        ("queue", "''", "'default'", "jobs_queue_check"),
+        ("priority", "10", "9", "jobs_priority_check"),
+        ("max_attempts", "0", "1", "jobs_max_attempts_check"),
+        ("backoff_base_ms", "-1", "0", "jobs_backoff_base_ms_check"),
+        ("backoff_max_ms", "1", "5000", "jobs_check"),
+        ("timeout_secs", "0", "1", "jobs_timeout_secs_check"),
+        // (jobs_fire_has_time and a run without a node need a schedule or a
+        // run to exist: their foreign keys are checked first.)
+        ("node_key", "'a node'", "default", "jobs_node_has_run"),
+    ];
+    for (column, bad, good, constraint) in cases {
+        let row = |value: &str| {
+            let queue = if column == "queue" {
+                value
+            } else {
+                "'default'"
+            };
+            let extra = if column == "queue" {
+                String::new()
+            } else {
+                format!(", {value}")
+            };
+            format!("(conveyor_uuid_v7(), 'noop', 'noop', 'queued', now(), {queue}{extra})")
+        };
+        let extra_column = if column == "queue" {
+            String::new()
+        } else {
+            format!(", {column}")
+        };
+        // A good row and a bad one in one statement: neither is written.
+        let insert = format!(
+            "insert into jobs (id, kind, name, status, run_at, queue{extra_column})
+             values {}, {}",
+            row(good),
+            row(bad)
+        );
+        let refused = sqlx::query(&insert)
+            .execute(&env.pool)
+            .await
+            .map(|_| ())
+            .map_err(violation);
+        assert_eq!(
+            refused,
+            Err((Some("23514".to_owned()), Some(constraint.to_owned()))),
+            "{insert}"
+        );
+    }
+    let jobs: i64 = sqlx::query_scalar("select count(*) from jobs")
+        .fetch_one(&env.pool)
+        .await
+        .expect("count");
+    assert_eq!(jobs, 0, "a refused statement wrote nothing");
+
+    let id: uuid::Uuid = sqlx::query_scalar(
+        "insert into jobs (id, queue, kind, name, status, run_at)
+         values (conveyor_uuid_v7(), 'default', 'noop', 'noop', 'queued', now())
+         returning id",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .expect("a good job");
+    for (set, constraint) in [
+        ("priority = 42", "jobs_priority_check"),
+        ("queue = 'a queue'", "jobs_queue_check"),
+        ("node_key = 'n'", "jobs_node_has_run"),
+    ] {
+        let refused = sqlx::query(&format!("update jobs set {set} where id = $1"))
+            .bind(id)
+            .execute(&env.pool)
+            .await
+            .map(|_| ())
+            .map_err(violation);
+        assert_eq!(
+            refused,
+            Err((Some("23514".to_owned()), Some(constraint.to_owned()))),
+            "update set {set}"
+        );
+    }
+    sqlx::query("update jobs set priority = 9, queue = 'other' where id = $1")
+        .bind(id)
+        .execute(&env.pool)
+        .await
+        .expect("a valid change of the spec is accepted");
+    // The state's checks are still constraints.
+    let refused = sqlx::query("update jobs set status = 'running' where id = $1")
+        .bind(id)
+        .execute(&env.pool)
+        .await
+        .map(|_| ())
+        .map_err(violation);
+    assert_eq!(
+        refused,
+        Err((
+            Some("23514".to_owned()),
+            Some("jobs_lease_iff_running".to_owned())
+        ))
+    );
+    env.cleanup().await;
+}
+
+/// A claim moves queued jobs to running and changes no `live_jobs` entry
+/// (migration 0015), so its statement must not read `live_jobs` at all
+/// (migration 0017: it probed every entry before). A claim of a due
+/// scheduled job still moves its entry to queued.
+#[tokio::test]
+async fn a_claim_of_queued_jobs_never_reads_live_jobs() {
+    let env = TestEnv::new().await;
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "insert into jobs (id, queue, kind, name, status, run_at)
+         select conveyor_uuid_v7(), 'default', 'noop', 'noop', 'queued', now()
+         from generate_series(1, 50) returning id",
+    )
+    .fetch_all(&env.pool)
+    .await
+    .expect("jobs");
+    let mut tx = env.pool.begin().await.expect("transaction");
+    let claimed = conveyor_shared::db::claims::claim(&mut *tx, &ids, "w", 60_000)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 50);
+    let reads: i64 = sqlx::query_scalar(
+        "select (coalesce(seq_scan, 0) + coalesce(idx_scan, 0))::int8
+         from pg_stat_xact_user_tables where relname = 'live_jobs'",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("stats");
+    tx.commit().await.expect("commit");
+    assert_eq!(reads, 0, "the claim read live_jobs {reads} times");
+
+    let due: uuid::Uuid = sqlx::query_scalar(
+        "insert into jobs (id, queue, kind, name, status, run_at)
+         values (conveyor_uuid_v7(), 'default', 'noop', 'noop', 'scheduled',
+                 now() - interval '1 second')
+         returning id",
+    )
+    .fetch_one(&env.pool)
+    .await
+    .expect("a due scheduled job");
+    let claimed = conveyor_shared::db::claims::claim(&env.pool, &[due], "w", 60_000)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let entry: String = sqlx::query_scalar("select status::text from live_jobs where id = $1")
+        .bind(due)
+        .fetch_one(&env.pool)
+        .await
+        .expect("entry");
+    assert_eq!(entry, "queued", "a running job's entry is queued");
+    env.cleanup().await;
+}
