@@ -259,3 +259,47 @@ async fn a_wait_given_up_claims_nothing_afterwards() {
     assert_eq!(in_flight, 0);
     env.cleanup().await;
 }
+
+/// The rebuild after Redis lost its data puts running jobs back in flight
+/// with their lease deadlines (the leader's reclaim starts from them), keeps
+/// a deadline the heartbeat already pushed on, and lists the queue.
+#[tokio::test]
+async fn restoring_in_flight_entries_adds_the_missing_ones_and_keeps_the_others() {
+    let env = TestEnv::new().await;
+    let queue = RedisQueue::new(&env.redis_url, &env.prefix, 2).expect("redis");
+    let key = queue.keys().inflight("q");
+    let mut conn = queue.shared().await.expect("conn");
+    let [renewed, lost_a, lost_b] = [(); 3].map(|_| Uuid::now_v7());
+    let deadline = Utc::now() + chrono::Duration::seconds(4);
+    let pushed_on = deadline + chrono::Duration::seconds(30);
+    let _: () = conn
+        .zadd(&key, renewed.to_string(), pushed_on.timestamp_millis())
+        .await
+        .expect("zadd");
+
+    let added = queue
+        .restore_inflight(
+            "q",
+            &[(renewed, deadline), (lost_a, deadline), (lost_b, deadline)],
+        )
+        .await
+        .expect("restore_inflight");
+
+    assert_eq!(added, 2);
+    let score = |id: Uuid| {
+        let (key, mut conn) = (key.clone(), conn.clone());
+        async move {
+            let score: Option<i64> = conn.zscore(key, id.to_string()).await.expect("zscore");
+            score
+        }
+    };
+    assert_eq!(score(renewed).await, Some(pushed_on.timestamp_millis()));
+    assert_eq!(score(lost_a).await, Some(deadline.timestamp_millis()));
+    assert_eq!(score(lost_b).await, Some(deadline.timestamp_millis()));
+    let queues: Vec<String> = conn
+        .smembers(queue.keys().queues())
+        .await
+        .expect("smembers");
+    assert_eq!(queues, vec!["q".to_owned()]);
+    assert_eq!(queue.restore_inflight("q", &[]).await.expect("empty"), 0);
+}

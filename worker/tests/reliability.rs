@@ -756,6 +756,53 @@ async fn sentinel_of(stack: &Stack) -> Option<i64> {
         .expect("get")
 }
 
+/// After Redis lost its data while a job runs, the leader's rebuild puts the
+/// running job's in-flight entry back (with its lease deadline) and runs to
+/// its end, setting the sentinel, while the job still runs; the job's own
+/// worker finishes it, once. (The rebuild once failed on every tick while any
+/// job was running: its in-flight writes landed but their reply was misread,
+/// so it never reached the settling of expired entries.)
+#[tokio::test]
+async fn a_rebuild_beside_a_running_job_restores_its_entry_and_completes() {
+    let mut stack = Stack::api_only().await;
+    stack.add_worker(&FAST).await;
+    let job = stack
+        .submit(json!({"kind": "sleep", "max_attempts": 1, "payload": {"ms": 8000}}))
+        .await;
+    let id = id_of(&job);
+    stack.wait_for_status(&id, "running", WAIT).await;
+    stack.env.flush_redis().await;
+    let stack_ref = &stack;
+    wait_until("the rebuild's sentinel", || async move {
+        sentinel_of(stack_ref).await.is_some()
+    })
+    .await;
+    assert_eq!(
+        stack.job(&id).await["status"],
+        "running",
+        "the rebuild completed only once the job had ended"
+    );
+    let client = redis::Client::open(stack.env.redis_url.as_str()).expect("redis url");
+    let mut redis = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let deadline: Option<f64> = redis::cmd("ZSCORE")
+        .arg(format!("{}:{{default}}:inflight", stack.env.prefix))
+        .arg(&id)
+        .query_async(&mut redis)
+        .await
+        .expect("zscore");
+    assert!(deadline.is_some(), "the running job is not in flight again");
+    let done = stack.wait_for_status(&id, "succeeded", WAIT).await;
+    assert_eq!(
+        done["attempts"].as_array().map(Vec::len),
+        Some(1),
+        "{done:#}"
+    );
+    stack.stop().await;
+}
+
 /// Workers that start on a backlog submitted through the api of a fresh
 /// install run it without reading it back from PostgreSQL: the api found no
 /// live job and vouched for Redis, and the new leader's first reconcile waits

@@ -219,7 +219,8 @@ impl RedisQueue {
         for (id, deadline) in jobs {
             add.arg(deadline.timestamp_millis()).arg(id.to_string());
         }
-        let (added, ()): (u64, ()) = redis::pipe()
+        // The `SADD` is ignored, so the pipeline answers one value.
+        let (added,): (u64,) = redis::pipe()
             .add_command(add)
             .sadd(self.keys.queues(), queue)
             .ignore()
