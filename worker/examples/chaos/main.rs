@@ -20,7 +20,13 @@
 //! (the server logs to `postgres.log` and `redis.log` beside it); its tail is
 //! printed when something fails.
 //!
-//! `scripts/chaos [--short] [--jobs N] [--timeout SECS] [--seed S]`
+//! `--full-speed` runs the same faults through a drain at full speed
+//! instead (issue #10): N `noop` jobs (200,000; 50,000 with `--short`), all
+//! submitted before the workers start, drained by two workers of 256 slots
+//! each, as `scripts/bench` runs them. Its progress is read from the
+//! counters, and it prints the drain's rate with the faults.
+//!
+//! `scripts/chaos [--short] [--full-speed] [--jobs N] [--timeout SECS] [--seed S]`
 //!
 //! The rooms: `options` (arguments), `log` (chaos.log and its tails),
 //! `servers` (the own PostgreSQL and Redis), `processes` and `stack` (the api
@@ -56,8 +62,6 @@ use log::Log;
 use options::Options;
 use stack::{Running, Stack};
 
-const WORKERS: usize = 3;
-const CONCURRENCY: usize = 16;
 const LEASE_SECS: u64 = 4;
 
 async fn run(
@@ -80,10 +84,21 @@ async fn run(
     *log_dir_out = Some(log_dir.clone());
     let log = Log::create(log_dir.join("chaos.log"))?;
 
-    let (specs, mix) = submit::job_specs(o.jobs, o.seed);
+    let (specs, mix) = submit::job_specs(o.jobs, o.seed, o.full_speed);
+    let (workers, slots) = o.shape();
     println!(
-        "chaos: {} jobs ({} noop, {} sleep 1-50 ms, {} shell failing once), {WORKERS} workers x {CONCURRENCY} slots, lease {LEASE_SECS} s, seed {}, timeout {} s",
-        o.jobs, mix.noop, mix.sleep, mix.shell, o.seed, o.timeout.as_secs()
+        "chaos: {} jobs ({} noop, {} sleep 1-50 ms, {} shell failing once), {workers} workers x {slots} slots, lease {LEASE_SECS} s, seed {}, timeout {} s{}",
+        o.jobs,
+        mix.noop,
+        mix.sleep,
+        mix.shell,
+        o.seed,
+        o.timeout.as_secs(),
+        if o.full_speed {
+            "; full speed: every job submitted before the workers start"
+        } else {
+            ""
+        }
     );
     println!("logs:  {}", log_dir.display());
 
@@ -92,7 +107,7 @@ async fn run(
         pool,
         http,
         base,
-    } = Stack::start(&log, &log_dir, &api_bin, worker_bin, stop).await?;
+    } = Stack::start(&log, &log_dir, &api_bin, worker_bin, slots, stop).await?;
 
     let started = Instant::now();
     let run_deadline = started + o.timeout;
@@ -103,6 +118,16 @@ async fn run(
         log.clone(),
         run_deadline,
     ));
+    if o.full_speed {
+        // The whole backlog first, so that the faults hit a drain at full
+        // speed; the drain collects the submission's outcome.
+        while !submit.is_finished() && Instant::now() < run_deadline && !stop.is_cancelled() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    let workers_started = Instant::now();
+    stack.start_workers(workers)?;
+    log.note(&format!("{workers} workers started"));
     let Drained {
         result: drained,
         submitted,
@@ -112,10 +137,20 @@ async fn run(
 
     let mut show_logs = false;
     match &drained {
-        Ok(()) => log.note(&format!(
-            "every job is final after {:.2} s",
-            drain_wall.as_secs_f64()
-        )),
+        Ok(()) => {
+            log.note(&format!(
+                "every job is final after {:.2} s",
+                drain_wall.as_secs_f64()
+            ));
+            if o.full_speed {
+                let took = workers_started.elapsed().as_secs_f64();
+                println!(
+                    "drain: {} jobs in {took:.2} s from the workers' start, {:.0} jobs/s with the faults",
+                    o.jobs,
+                    o.jobs as f64 / took
+                );
+            }
+        }
         Err(e) => {
             show_logs = true;
             log.note(&format!("FAILED: {e:#}"));

@@ -1,4 +1,5 @@
-//! The command line: `chaos [--short] [--jobs N] [--timeout SECS] [--seed S]`.
+//! The command line:
+//! `chaos [--short] [--full-speed] [--jobs N] [--timeout SECS] [--seed S]`.
 
 use std::time::Duration;
 
@@ -8,10 +9,25 @@ pub struct Options {
     pub jobs: usize,
     pub timeout: Duration,
     pub seed: u64,
+    /// No-op jobs only, all submitted before the workers start, drained by
+    /// the benchmark's workers (2 x 256 slots) while the faults fire.
+    pub full_speed: bool,
+}
+
+impl Options {
+    /// The workers started at first (a killed one is replaced) and the
+    /// slots of each.
+    pub fn shape(&self) -> (usize, usize) {
+        if self.full_speed {
+            (2, 256)
+        } else {
+            (3, 16)
+        }
+    }
 }
 
 fn usage() -> ! {
-    eprintln!("usage: chaos [--short] [--jobs N] [--timeout SECS] [--seed S]");
+    eprintln!("usage: chaos [--short] [--full-speed] [--jobs N] [--timeout SECS] [--seed S]");
     std::process::exit(2);
 }
 
@@ -22,6 +38,7 @@ pub fn options() -> Options {
         jobs: 10_000,
         timeout: Duration::from_secs(600),
         seed: Utc::now().timestamp_micros() as u64,
+        full_speed: false,
     };
     let mut jobs = None;
     let mut short = false;
@@ -35,6 +52,7 @@ pub fn options() -> Options {
         };
         match arg.as_str() {
             "--short" => short = true,
+            "--full-speed" => o.full_speed = true,
             "--jobs" => jobs = Some(value() as usize),
             "--timeout" => o.timeout = Duration::from_secs(value()),
             "--seed" => o.seed = value(),
@@ -45,7 +63,12 @@ pub fn options() -> Options {
             }
         }
     }
-    o.jobs = jobs.unwrap_or(if short { 2_000 } else { 10_000 });
+    o.jobs = jobs.unwrap_or(match (o.full_speed, short) {
+        (true, true) => 50_000,
+        (true, false) => 200_000,
+        (false, true) => 2_000,
+        (false, false) => 10_000,
+    });
     if o.jobs == 0 {
         eprintln!("chaos: --jobs must be at least 1");
         usage()

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::checks::Checks;
-use crate::drain::{show_counts, status_counts};
+use crate::drain::{counter_counts, show_counts, status_counts};
 use crate::faults::Event;
 use crate::options::Options;
 use crate::recovery;
@@ -97,6 +97,20 @@ pub async fn report(
     let sum: i64 = counts.values().sum();
     println!("  total jobs: {sum}");
     println!("  status:     {}", show_counts(&counts));
+    match counter_counts(pool).await {
+        Ok(counters) => checks.check(
+            counters == counts,
+            format!(
+                "counters agree with the table: {}",
+                if counters == counts {
+                    "yes".to_owned()
+                } else {
+                    format!("counters say {}", show_counts(&counters))
+                }
+            ),
+        ),
+        Err(e) => checks.check(false, format!("counters: cannot query them: {e:#}")),
+    }
 
     async fn scalar(pool: &PgPool, sql: &str) -> Result<i64> {
         Ok(sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await?)
@@ -159,7 +173,7 @@ pub async fn report(
     println!("  interrupted attempts: {interrupted}");
     println!(
         "  failed attempts: {failed} (each of the {} shell jobs fails its first attempt, unless that one is lost)",
-        o.jobs.div_ceil(20)
+        if o.full_speed { 0 } else { o.jobs.div_ceil(20) }
     );
     println!("  attempts still open: {open_attempts}");
     println!("  attempts in all: {attempts}");

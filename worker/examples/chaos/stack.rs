@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::log::Log;
 use crate::processes::{spawn_logged, Proc};
 use crate::servers::{free_port, Services};
-use crate::{CONCURRENCY, LEASE_SECS, WORKERS};
+use crate::LEASE_SECS;
 
 /// The servers, the api and the workers of one run. Dropping it kills the
 /// processes (`kill_on_drop`) and stops the servers.
@@ -40,13 +40,14 @@ pub struct Running {
 }
 
 impl Stack {
-    /// Starts the servers, the api (waiting until it has migrated the
-    /// database) and the workers.
+    /// Starts the servers and the api (waiting until it has migrated the
+    /// database); the workers, of `slots` each, come with [`Self::start_workers`].
     pub async fn start(
         log: &Log,
         log_dir: &Path,
         api_bin: &Path,
         worker_bin: PathBuf,
+        slots: usize,
         stop: &CancellationToken,
     ) -> Result<Running> {
         let services = Services::start(log_dir).await?;
@@ -75,7 +76,7 @@ impl Stack {
         let mut worker_env = common.clone();
         worker_env.extend([
             ("WORKER_ALLOW_SHELL", "1".into()),
-            ("WORKER_CONCURRENCY", CONCURRENCY.to_string()),
+            ("WORKER_CONCURRENCY", slots.to_string()),
             ("WORKER_LEASE_SECS", LEASE_SECS.to_string()),
             ("HOUSEKEEPING_INTERVAL_MS", "500".into()),
             ("RECONCILE_INTERVAL_SECS", "2".into()),
@@ -118,18 +119,21 @@ impl Stack {
             .connect(&database_url)
             .await
             .context("connect to the chaos database")?;
-        for _ in 0..WORKERS {
-            stack.spawn_worker()?;
-        }
-        log.note(&format!(
-            "api on {base}, {WORKERS} workers started; submitting"
-        ));
+        log.note(&format!("api on {base}; submitting"));
         Ok(Running {
             stack,
             pool,
             http,
             base,
         })
+    }
+
+    /// Starts `n` workers.
+    pub fn start_workers(&mut self, n: usize) -> Result<()> {
+        for _ in 0..n {
+            self.spawn_worker()?;
+        }
+        Ok(())
     }
 
     fn spawn_worker(&mut self) -> Result<()> {

@@ -1,5 +1,5 @@
 //! The jobs: the seeded mix of `noop`, `sleep` and failing-once `shell`
-//! specs, and their submission in batches.
+//! specs (only `noop` at full speed), and their submission in batches.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,8 +23,8 @@ pub struct Mix {
 }
 
 /// The job specs, fixed up front so that a retried batch has the very same
-/// bodies (and idempotency keys) as the first try.
-pub fn job_specs(n: usize, seed: u64) -> (Vec<Value>, Mix) {
+/// bodies (and idempotency keys) as the first try; `noop` only at full speed.
+pub fn job_specs(n: usize, seed: u64, full_speed: bool) -> (Vec<Value>, Mix) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut mix = Mix::default();
     let backoff = json!({"base_ms": 100, "max_ms": 500});
@@ -37,7 +37,10 @@ pub fn job_specs(n: usize, seed: u64) -> (Vec<Value>, Mix) {
                 "max_attempts": 3,
                 "backoff": backoff,
             });
-            if i % 20 == 0 {
+            if full_speed {
+                mix.noop += 1;
+                spec["kind"] = json!("noop");
+            } else if i % 20 == 0 {
                 mix.shell += 1;
                 spec["kind"] = json!("shell");
                 spec["payload"] = json!({
