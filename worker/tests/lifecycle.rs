@@ -319,6 +319,68 @@ async fn list_filters_and_pages_newest_first() {
     stack.stop().await;
 }
 
+/// The name search matches `name ilike '%…%'` whether the name is the
+/// job's own or its kind's (the default): the trigram index holds only the
+/// former (migration 0018), the kinds' index serves the latter, and a job
+/// whose kind matches but whose own name does not stays out.
+#[tokio::test]
+async fn the_name_search_finds_default_and_own_names_alike() {
+    let stack = Stack::api_only().await;
+    let mut ids = std::collections::HashMap::new();
+    for (name, spec) in [
+        ("noop", json!({"kind": "noop"})),
+        (
+            "nightly-noop-report",
+            json!({"kind": "sleep", "payload": {"ms": 1}, "name": "nightly-noop-report"}),
+        ),
+        ("sleep", json!({"kind": "sleep", "payload": {"ms": 1}})),
+        ("billing", json!({"kind": "noop", "name": "billing"})),
+        ("100%_done", json!({"kind": "noop", "name": "100%_done"})),
+    ] {
+        ids.insert(name, id_of(&stack.submit(spec).await));
+    }
+    let found = |query: &'static str| {
+        let stack = &stack;
+        async move {
+            let (status, page) = stack.get(&format!("/api/v1/jobs?name={query}")).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let mut names: Vec<String> = page["jobs"]
+                .as_array()
+                .expect("jobs")
+                .iter()
+                .filter_map(|j| j["name"].as_str().map(str::to_owned))
+                .collect();
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(found("NOO").await, ["nightly-noop-report", "noop"]);
+    assert_eq!(found("leep").await, ["sleep"]);
+    assert_eq!(found("bill").await, ["billing"]);
+    assert_eq!(found("0%25_d").await, ["100%_done"]);
+    assert!(found("zzz").await.is_empty());
+    // The bulk selection reads the same filter.
+    let (status, selected) = stack
+        .post(
+            "/api/v1/jobs/bulk",
+            json!({"action": "cancel", "filter": {"name": "noo"}}),
+        )
+        .await;
+    assert!(status.is_success(), "{selected}");
+    assert_eq!(selected["matched"], 2, "{selected}");
+    for name in ["noop", "nightly-noop-report"] {
+        assert_eq!(stack.job(&ids[name]).await["status"], "cancelled", "{name}");
+    }
+    assert_eq!(stack.job(&ids["billing"]).await["status"], "queued");
+    let definition: String =
+        sqlx::query_scalar("select pg_get_indexdef('jobs_name_trgm'::regclass)")
+            .fetch_one(&stack.env.pool)
+            .await
+            .expect("index");
+    assert!(definition.ends_with("WHERE (name <> kind)"), "{definition}");
+    stack.stop().await;
+}
+
 #[tokio::test]
 async fn a_paused_queue_keeps_its_jobs_until_resumed() {
     let stack = Stack::start().await;
