@@ -119,6 +119,54 @@ async fn a_killed_workers_job_runs_again(lose_redis: bool) {
     stack.stop().await;
 }
 
+/// Expired in-flight entries that PostgreSQL will not reclaim (here 600 of
+/// jobs that no longer exist; after a flush, of jobs that finished after the
+/// rebuild read them as running) fill the reclaim's first page of
+/// candidates. A killed worker's job behind them is still reclaimed within a
+/// lease or two, not at the next reconcile (an hour away here): the reclaim
+/// settles such a page itself.
+#[tokio::test]
+async fn a_page_of_stale_in_flight_entries_does_not_hold_up_a_reclaim() {
+    let mut stack = Stack::api_only().await;
+    let slow_reconcile = [
+        ("HOUSEKEEPING_INTERVAL_MS", "100"),
+        ("RECONCILE_INTERVAL_SECS", "3600"),
+    ];
+    let doomed = stack.spawn_worker_process(&slow_reconcile);
+    let job = stack
+        .submit(json!({"kind": "shell", "max_attempts": 1,
+                       "payload": {"argv": ["sh", "-c", "sleep 1; echo done"]}}))
+        .await;
+    let id = id_of(&job);
+    stack.wait_for_status(&id, "running", WAIT).await;
+    sigkill(&doomed);
+    let client = redis::Client::open(stack.env.redis_url.as_str()).expect("redis url");
+    let mut redis = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let key = format!("{}:{{default}}:inflight", stack.env.prefix);
+    let long_ago = chrono::Utc::now().timestamp_millis() - 60_000;
+    let mut add = redis::cmd("ZADD");
+    add.arg(&key);
+    for i in 0..600 {
+        add.arg(long_ago + i).arg(uuid::Uuid::now_v7().to_string());
+    }
+    let added: i64 = add.query_async(&mut redis).await.expect("zadd");
+    assert_eq!(added, 600);
+    stack.add_worker(&slow_reconcile).await;
+    let done = stack.wait_for_status(&id, "succeeded", WAIT).await;
+    let attempts = done["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts[0]["outcome"], "lost", "{done:#}");
+    let left: i64 = redis::cmd("ZCARD")
+        .arg(&key)
+        .query_async(&mut redis)
+        .await
+        .expect("zcard");
+    assert_eq!(left, 0, "the stale entries were not settled");
+    stack.stop().await;
+}
+
 #[tokio::test]
 async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_newer_attempt() {
     let stack = Stack::api_only().await;

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use conveyor_shared::config::WorkerConfig;
 use conveyor_shared::db::housekeeping as sql;
 use conveyor_shared::events::StatusEvent;
-use conveyor_shared::model::JobStatus;
+use conveyor_shared::model::{Job, JobStatus};
 use conveyor_shared::queue::QueueOp;
 use tracing::warn;
 use uuid::Uuid;
@@ -88,13 +88,19 @@ pub(super) async fn run(
     let not_after = checked_at + chrono::Duration::from_std(max_gap).unwrap_or_default();
     let queues = worker.queue.queue_names().await?;
     let queues: Vec<&str> = queues.iter().map(String::as_str).collect();
+    let mut settled = false;
     loop {
         // Every queue's expired entries in one round trip.
         let expired = worker
             .queue
             .expired_inflight(&queues, worker.clock.now(), BATCH)
             .await?;
-        let more = expired.iter().any(|members| members.len() == BATCH);
+        let full: Vec<&str> = queues
+            .iter()
+            .zip(&expired)
+            .filter(|(_, members)| members.len() == BATCH)
+            .map(|(queue, _)| *queue)
+            .collect();
         let candidates: Vec<Uuid> = expired
             .iter()
             .flatten()
@@ -106,30 +112,52 @@ pub(super) async fn run(
         let jobs =
             sql::reclaim_expired(&worker.pool, fence, grace_ms, Some(not_after), &candidates)
                 .await?;
-        if jobs.is_empty() {
+        apply_reclaimed(worker, &jobs).await?;
+        // Again while a queue had a full page.
+        if full.is_empty() {
             return Ok(());
         }
-        let now = worker.clock.now();
-        let mut ops = Vec::with_capacity(jobs.len() * 2 + 1);
-        for job in &jobs {
-            warn!(job_id = %job.id, queue = %job.queue, kind = %job.kind, attempt = job.attempt,
-                  status = ?job.status, error = job.last_error.as_deref().unwrap_or_default(),
-                  "reclaimed a job whose lease expired");
-            ops.push(QueueOp::Ack {
-                queue: job.queue.clone(),
-                id: job.id,
-            });
-            if job.status == JobStatus::Queued {
-                ops.push(QueueOp::enqueue(job));
+        if jobs.len() < candidates.len() {
+            // The page held entries PostgreSQL would not reclaim: most
+            // likely of jobs that finished after a rebuild read them as
+            // running, which the reconcile settles only at its interval.
+            // Expired entries behind them would wait for it: settle those
+            // queues now, once a run (entries still within the grace stay),
+            // then read again.
+            if settled {
+                return Ok(());
+            }
+            settled = true;
+            for queue in &full {
+                super::reconcile::expired_inflight(worker, queue).await?;
             }
         }
-        ops.push(QueueOp::Publish(
-            jobs.iter().map(|j| StatusEvent::of(j, now)).collect(),
-        ));
-        worker.queue.apply(&ops).await?;
-        // Again while a queue had more and none was left within the grace.
-        if !more || jobs.len() < candidates.len() {
-            return Ok(());
+    }
+}
+
+/// Puts the reclaimed `jobs` back in Redis (or drops the dead ones) and
+/// announces them.
+async fn apply_reclaimed(worker: &Worker, jobs: &[Job]) -> anyhow::Result<()> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
+    let now = worker.clock.now();
+    let mut ops = Vec::with_capacity(jobs.len() * 2 + 1);
+    for job in jobs {
+        warn!(job_id = %job.id, queue = %job.queue, kind = %job.kind, attempt = job.attempt,
+                  status = ?job.status, error = job.last_error.as_deref().unwrap_or_default(),
+                  "reclaimed a job whose lease expired");
+        ops.push(QueueOp::Ack {
+            queue: job.queue.clone(),
+            id: job.id,
+        });
+        if job.status == JobStatus::Queued {
+            ops.push(QueueOp::enqueue(job));
         }
     }
+    ops.push(QueueOp::Publish(
+        jobs.iter().map(|j| StatusEvent::of(j, now)).collect(),
+    ));
+    worker.queue.apply(&ops).await?;
+    Ok(())
 }

@@ -173,7 +173,7 @@ async fn restore_running(worker: &Worker) -> anyhow::Result<(u64, BTreeSet<Strin
 /// worker died before writing the retry to Redis); a finished or deleted one
 /// is dropped; a running one stays for `reclaim`, which reads PostgreSQL's
 /// lease. Returns how many entries were dropped.
-async fn expired_inflight(worker: &Worker, queue: &str) -> anyhow::Result<usize> {
+pub(super) async fn expired_inflight(worker: &Worker, queue: &str) -> anyhow::Result<usize> {
     let now = worker.clock.now();
     let members = worker
         .queue
