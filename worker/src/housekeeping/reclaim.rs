@@ -145,8 +145,8 @@ async fn apply_reclaimed(worker: &Worker, jobs: &[Job]) -> anyhow::Result<()> {
     let mut ops = Vec::with_capacity(jobs.len() * 2 + 1);
     for job in jobs {
         warn!(job_id = %job.id, queue = %job.queue, kind = %job.kind, attempt = job.attempt,
-                  status = ?job.status, error = job.last_error.as_deref().unwrap_or_default(),
-                  "reclaimed a job whose lease expired");
+              status = ?job.status, error = job.last_error.as_deref().unwrap_or_default(),
+              "reclaimed a job whose lease expired");
         ops.push(QueueOp::Ack {
             queue: job.queue.clone(),
             id: job.id,
