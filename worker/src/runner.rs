@@ -258,6 +258,8 @@ impl Worker {
         let mut conn = None;
         let mut db = conveyor_shared::db::Held::new(self.hot_pool.clone());
         let mut failures = 0u32;
+        // The ids of a claim whose answer was lost (see `start_claimed`).
+        let mut unsure: Vec<(String, Vec<(Uuid, f64)>)> = Vec::new();
         loop {
             let first = tokio::select! {
                 biased;
@@ -288,7 +290,7 @@ impl Worker {
             }
             let Some(c) = conn.as_mut() else { continue };
             match self
-                .claim_once(c, &mut db, permits, finish_tx, shutdown)
+                .claim_once(c, &mut db, permits, finish_tx, shutdown, &mut unsure)
                 .await
             {
                 Ok(Round::Done) => failures = 0,
@@ -320,11 +322,31 @@ impl Worker {
         self: &Arc<Self>,
         conn: &mut conveyor_shared::queue::RedisConn,
         db: &mut conveyor_shared::db::Held,
-        mut permits: Vec<OwnedSemaphorePermit>,
+        permits: Vec<OwnedSemaphorePermit>,
         finish_tx: &mpsc::Sender<Finished>,
         shutdown: &CancellationToken,
+        unsure: &mut Vec<(String, Vec<(Uuid, f64)>)>,
     ) -> anyhow::Result<Round> {
         let want = permits.len();
+        if !unsure.is_empty() {
+            // A claim that went unanswered first, as many of its ids as
+            // there are slots.
+            let mut again = Vec::new();
+            let mut taken = 0;
+            while taken < want {
+                let Some((queue, mut ids)) = unsure.pop() else {
+                    break;
+                };
+                if ids.len() > want - taken {
+                    unsure.push((queue.clone(), ids.split_off(want - taken)));
+                }
+                taken += ids.len();
+                again.push((queue, ids));
+            }
+            return self
+                .start_claimed(db, again, true, permits, finish_tx, unsure)
+                .await;
+        }
         let now = self.clock.now();
         let deadline = now + chrono::Duration::milliseconds(self.lease_ms());
         let mut next_due: Option<i64> = None;
@@ -390,36 +412,76 @@ impl Worker {
                 return Ok(Round::Done);
             }
         }
+        self.start_claimed(db, claimed, false, permits, finish_tx, unsure)
+            .await
+    }
+
+    /// Claims in Postgres the ids Redis handed over (`again`: the ids of a
+    /// claim that went unanswered, see [`claims::claim_again`]) and starts
+    /// each job in a slot. When Postgres refuses the claim, the ids go back
+    /// to Redis; when the answer is lost (the connection failed, so the
+    /// claim may have been committed), they stay in flight and in `unsure`,
+    /// and the next round claims them again before anything else.
+    async fn start_claimed(
+        self: &Arc<Self>,
+        db: &mut conveyor_shared::db::Held,
+        claimed: Vec<(String, Vec<(Uuid, f64)>)>,
+        again: bool,
+        mut permits: Vec<OwnedSemaphorePermit>,
+        finish_tx: &mpsc::Sender<Finished>,
+        unsure: &mut Vec<(String, Vec<(Uuid, f64)>)>,
+    ) -> anyhow::Result<Round> {
         let ids: Vec<Uuid> = claimed
             .iter()
             .flat_map(|(_, ids)| ids.iter().map(|(id, _)| *id))
             .collect();
         let leased_at = self.clock.now();
-        let claimed_in_pg =
-            async { claims::claim(db.conn().await?, &ids, &self.id, self.lease_ms()).await };
+        let (worker, lease_ms) = (self.id.as_str(), self.lease_ms());
+        let claimed_in_pg = async {
+            let conn = db.conn().await?;
+            if again {
+                claims::claim_again(conn, &ids, worker, lease_ms).await
+            } else {
+                claims::claim(conn, &ids, worker, lease_ms).await
+            }
+        };
         let jobs = match claimed_in_pg.await {
             Ok(jobs) => jobs,
             Err(e) => {
                 db.release();
-                for (queue, ids) in &claimed {
-                    self.queue.unclaim(queue, ids).await?;
+                if matches!(e, sqlx::Error::Database(_)) {
+                    // Refused: nothing was claimed.
+                    for (queue, ids) in &claimed {
+                        self.queue.unclaim(queue, ids).await?;
+                    }
+                } else {
+                    warn!(
+                        count = ids.len(),
+                        "a claim went unanswered; claiming the same jobs again"
+                    );
+                    unsure.extend(claimed);
                 }
                 return Err(anyhow::Error::new(e).context("claiming jobs in Postgres"));
             }
         };
         // Ids Postgres did not hand over (cancelled meanwhile, or claimed by
-        // another worker after a Redis rebuild) leave in-flight now.
+        // another worker after a Redis rebuild) leave in-flight now. After a
+        // claim that went unanswered they are left to the reconcile, which
+        // settles expired entries by the job's state: by now another worker
+        // may hold such an id in flight.
         let mut ops: Vec<QueueOp> = Vec::new();
         let handed_over: std::collections::HashSet<Uuid> = jobs.iter().map(|j| j.id).collect();
         let mut refused = Vec::new();
-        for (queue, ids) in &claimed {
-            for (id, _) in ids {
-                if !handed_over.contains(id) {
-                    refused.push(*id);
-                    ops.push(QueueOp::Ack {
-                        queue: queue.clone(),
-                        id: *id,
-                    });
+        if !again {
+            for (queue, ids) in &claimed {
+                for (id, _) in ids {
+                    if !handed_over.contains(id) {
+                        refused.push(*id);
+                        ops.push(QueueOp::Ack {
+                            queue: queue.clone(),
+                            id: *id,
+                        });
+                    }
                 }
             }
         }

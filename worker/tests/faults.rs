@@ -57,6 +57,61 @@ where
     }
 }
 
+/// A claim that PostgreSQL commits after its connection was cut (it waited
+/// on a row lock meanwhile), so the worker never reads the answer: the
+/// worker claims the same ids again and gets back the job its lost claim
+/// holds. The job runs once, on its first attempt; it used to wait out its
+/// lease and run again as attempt 2 after a `lost` one.
+#[tokio::test]
+async fn a_claim_whose_answer_is_lost_costs_no_attempt() {
+    let mut stack = Stack::api_only().await;
+    let file = ledger("lost-answer");
+    let id = id_of(&stack.submit(logged_sleep(&file, 0.1)).await);
+    let uuid = Uuid::parse_str(&id).expect("uuid");
+    // Hold the job's row: the worker's claim will wait for it in PostgreSQL.
+    let mut holder = stack.env.pool.begin().await.expect("begin");
+    sqlx::query("select 1 from jobs where id = $1 for update")
+        .bind(uuid)
+        .execute(&mut *holder)
+        .await
+        .expect("lock");
+    let pg = Proxy::start(stack.env.postgres_addr()).await;
+    let pg_url = pg.url_for(&stack.env.database_url);
+    stack
+        .add_worker(&[("DATABASE_URL", pg_url.as_str()), FAST[0], FAST[1]])
+        .await;
+    let pool = stack.env.pool.clone();
+    wait_until("the claim to wait on the row", || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from pg_stat_activity
+              where datname = current_database() and wait_event_type = 'Lock'
+                and query like '%update jobs set status = ''running''%'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("activity")
+            > 0
+    })
+    .await;
+    // The answer's way back goes; the claim then gets its row and commits.
+    pg.cut();
+    pg.restore();
+    holder.commit().await.expect("commit");
+
+    let done = stack.wait_for_status(&id, "succeeded", WAIT).await;
+    let attempts = done["attempts"].as_array().expect("attempts");
+    assert_eq!(done["attempt"], 1, "{done:#}");
+    assert_eq!(attempts.len(), 1, "{done:#}");
+    assert_eq!(attempts[0]["outcome"], "succeeded", "{done:#}");
+    let runs = lines(&file)
+        .iter()
+        .filter(|l| l.starts_with(&format!("start {id}")))
+        .count();
+    assert_eq!(runs, 1);
+    let _ = std::fs::remove_file(&file);
+    stack.stop().await;
+}
+
 /// Runs jobs through a worker whose Postgres goes away (as `fault`) for
 /// longer than a lease: two finish during the outage, two run past it.
 /// Every job must run once, with one attempt and no `lost` one.

@@ -167,6 +167,58 @@ async fn a_page_of_stale_in_flight_entries_does_not_hold_up_a_reclaim() {
     stack.stop().await;
 }
 
+/// A worker whose claim went unanswered (its connection lost; the claim
+/// may have been committed) sends the same ids again: what its first claim
+/// took comes back with the same attempt and start and a fresh lease, what
+/// it did not take is claimed now, and what another worker holds stays
+/// with it. So the lost answer costs no attempt (it once cost a `lost` one,
+/// `faults_under_load.rs`).
+#[tokio::test]
+async fn a_claim_sent_again_hands_over_what_the_unanswered_one_took() {
+    let stack = Stack::api_only().await;
+    let pool = &stack.env.pool;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let job = stack.submit(json!({"kind": "noop"})).await;
+        ids.push(uuid::Uuid::parse_str(&id_of(&job)).expect("uuid"));
+    }
+    let (took, missed, other) = (ids[0], ids[1], ids[2]);
+    // The claim whose answer was lost did take `took`; another worker has
+    // `other`.
+    let first = claims::claim(pool, &[took], "worker-a", 1_000)
+        .await
+        .expect("claim");
+    claims::claim(pool, &[other], "worker-b", 30_000)
+        .await
+        .expect("claim");
+
+    let again = claims::claim_again(pool, &[took, missed, other], "worker-a", 30_000)
+        .await
+        .expect("claim again");
+
+    let mut handed: Vec<_> = again.iter().map(|j| (j.id, j.attempt)).collect();
+    handed.sort();
+    let mut expected = vec![(took, 1), (missed, 1)];
+    expected.sort();
+    assert_eq!(handed, expected);
+    let adopted = again.iter().find(|j| j.id == took).expect("took");
+    assert_eq!(adopted.started_at, first[0].started_at);
+    assert!(adopted.lease_expires_at > first[0].lease_expires_at);
+    assert_eq!(adopted.lease_owner.as_deref(), Some("worker-a"));
+    let held: (String, i32) = sqlx::query_as("select lease_owner, attempt from jobs where id = $1")
+        .bind(other)
+        .fetch_one(pool)
+        .await
+        .expect("other");
+    assert_eq!(held, ("worker-b".to_owned(), 1));
+    // A plain claim never hands over a running job, even to its owner.
+    assert!(claims::claim(pool, &[took], "worker-a", 30_000)
+        .await
+        .expect("claim")
+        .is_empty());
+    stack.stop().await;
+}
+
 #[tokio::test]
 async fn a_worker_whose_lease_was_taken_over_cannot_overwrite_the_newer_attempt() {
     let stack = Stack::api_only().await;

@@ -43,6 +43,40 @@ pub async fn claim<'e>(
     .await
 }
 
+/// [`claim`] again, after a claim of the same `ids` by the same `worker`
+/// failed without an answer (its connection lost): that claim may have been
+/// committed. Jobs it did claim, still `running` under `worker`'s lease, are
+/// handed over again with their attempt and start time and a fresh lease;
+/// the others are claimed as [`claim`] would. A job another worker claimed
+/// meanwhile, or the leader reclaimed and another worker took, is left alone.
+/// Only the worker whose claim went unanswered sends this, with that claim's
+/// ids, which it never started: so no attempt is handed over twice.
+pub async fn claim_again<'e>(
+    exec: impl PgExecutor<'e>,
+    ids: &[Uuid],
+    worker: &str,
+    lease_ms: i64,
+) -> sqlx::Result<Vec<Job>> {
+    sqlx::query_as(
+        "update jobs set status = 'running',
+                attempt = attempt + case when status = 'running' then 0 else 1 end,
+                lease_owner = $2, last_worker = $2,
+                lease_expires_at = now() + $3 * interval '1 millisecond',
+                started_at = case when status = 'running' then started_at else now() end,
+                updated_at = now()
+         where id = any($1)
+           and ((status = 'running' and lease_owner = $2)
+                or ((status = 'queued' or (status = 'scheduled' and run_at <= now()))
+                    and jobs.queue <> all (array(select name from queues where paused))))
+         returning *",
+    )
+    .bind(ids)
+    .bind(worker)
+    .bind(lease_ms as f64)
+    .fetch_all(exec)
+    .await
+}
+
 /// Of `ids`, the jobs still waiting (queued or scheduled), with whether their
 /// queue is paused: what a claim refused that Redis should hold again.
 pub async fn still_waiting(pool: &PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Job, bool)>> {
