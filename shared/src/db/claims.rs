@@ -26,7 +26,8 @@ pub async fn claim<'e>(
     worker: &str,
     lease_ms: i64,
 ) -> sqlx::Result<Vec<Job>> {
-    sqlx::query_as(
+    send_claim(
+        exec,
         "update jobs set status = 'running', attempt = attempt + 1,
                 lease_owner = $2, last_worker = $2,
                 lease_expires_at = now() + $3 * interval '1 millisecond',
@@ -35,12 +36,28 @@ pub async fn claim<'e>(
            and (status = 'queued' or (status = 'scheduled' and run_at <= now()))
            and jobs.queue <> all (array(select name from queues where paused))
          returning *",
+        ids,
+        worker,
+        lease_ms,
     )
-    .bind(ids)
-    .bind(worker)
-    .bind(lease_ms as f64)
-    .fetch_all(exec)
     .await
+}
+
+/// Sends a claim statement (`$1` the ids, `$2` the worker, `$3` the lease
+/// in milliseconds).
+async fn send_claim<'e>(
+    exec: impl PgExecutor<'e>,
+    sql: &'static str,
+    ids: &[Uuid],
+    worker: &str,
+    lease_ms: i64,
+) -> sqlx::Result<Vec<Job>> {
+    sqlx::query_as(sql)
+        .bind(ids)
+        .bind(worker)
+        .bind(lease_ms as f64)
+        .fetch_all(exec)
+        .await
 }
 
 /// [`claim`] again, after a claim of the same `ids` by the same `worker`
@@ -57,7 +74,8 @@ pub async fn claim_again<'e>(
     worker: &str,
     lease_ms: i64,
 ) -> sqlx::Result<Vec<Job>> {
-    sqlx::query_as(
+    send_claim(
+        exec,
         "update jobs set status = 'running',
                 attempt = attempt + case when status = 'running' then 0 else 1 end,
                 lease_owner = $2, last_worker = $2,
@@ -69,11 +87,10 @@ pub async fn claim_again<'e>(
                 or ((status = 'queued' or (status = 'scheduled' and run_at <= now()))
                     and jobs.queue <> all (array(select name from queues where paused))))
          returning *",
+        ids,
+        worker,
+        lease_ms,
     )
-    .bind(ids)
-    .bind(worker)
-    .bind(lease_ms as f64)
-    .fetch_all(exec)
     .await
 }
 
