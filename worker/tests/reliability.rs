@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use common::{id_of, Stack};
 use conveyor_shared::db::{claims, housekeeping};
 use conveyor_shared::model::{AttemptOutcome, JobStatus};
+use conveyor_shared::queue::Keys;
 use conveyor_shared::testing::Proxy;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -140,12 +141,8 @@ async fn a_page_of_stale_in_flight_entries_does_not_hold_up_a_reclaim() {
     let id = id_of(&job);
     stack.wait_for_status(&id, "running", WAIT).await;
     sigkill(&doomed);
-    let client = redis::Client::open(stack.env.redis_url.as_str()).expect("redis url");
-    let mut redis = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
-    let key = format!("{}:{{default}}:inflight", stack.env.prefix);
+    let mut redis = redis_of(&stack).await;
+    let key = Keys::new(stack.env.prefix.clone()).inflight("default");
     let long_ago = chrono::Utc::now().timestamp_millis() - 60_000;
     let mut add = redis::cmd("ZADD");
     add.arg(&key);
@@ -778,11 +775,7 @@ async fn a_long_reconcile_does_not_let_the_leader_lease_lapse() {
     stack.add_worker(&FAST).await;
     let pool = stack.env.pool.clone();
     let sentinel = format!("{}:reconciled", stack.env.prefix);
-    let client = redis::Client::open(stack.env.redis_url.as_str()).expect("redis url");
-    let mut redis = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut redis = redis_of(&stack).await;
     let epoch = || async {
         sqlx::query_scalar::<_, i64>(
             "select epoch from housekeeping_leader where holder is not null",
@@ -842,13 +835,18 @@ async fn a_long_reconcile_does_not_let_the_leader_lease_lapse() {
     stack.stop().await;
 }
 
-/// The reconcile sentinel of the test's Redis prefix, if any.
-async fn sentinel_of(stack: &Stack) -> Option<i64> {
-    let client = redis::Client::open(stack.env.redis_url.as_str()).expect("redis url");
-    let mut redis = client
+/// A connection to the test's Redis.
+async fn redis_of(stack: &Stack) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(stack.env.redis_url.as_str())
+        .expect("redis url")
         .get_multiplexed_async_connection()
         .await
-        .expect("redis");
+        .expect("redis")
+}
+
+/// The reconcile sentinel of the test's Redis prefix, if any.
+async fn sentinel_of(stack: &Stack) -> Option<i64> {
+    let mut redis = redis_of(stack).await;
     redis::cmd("GET")
         .arg(format!("{}:reconciled", stack.env.prefix))
         .query_async(&mut redis)
@@ -882,13 +880,9 @@ async fn a_rebuild_beside_a_running_job_restores_its_entry_and_completes() {
         "running",
         "the rebuild completed only once the job had ended"
     );
-    let client = redis::Client::open(stack.env.redis_url.as_str()).expect("redis url");
-    let mut redis = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut redis = redis_of(&stack).await;
     let deadline: Option<f64> = redis::cmd("ZSCORE")
-        .arg(format!("{}:{{default}}:inflight", stack.env.prefix))
+        .arg(Keys::new(stack.env.prefix.clone()).inflight("default"))
         .arg(&id)
         .query_async(&mut redis)
         .await

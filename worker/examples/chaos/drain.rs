@@ -20,21 +20,26 @@ const STALL: Duration = Duration::from_secs(60);
 
 /// Jobs by status, counted in the table (the final check).
 pub async fn status_counts(pool: &PgPool) -> Result<BTreeMap<String, i64>> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("select status::text, count(*) from jobs group by status")
-            .fetch_all(pool)
-            .await?;
-    Ok(rows.into_iter().collect())
+    by_status(
+        pool,
+        "select status::text, count(*) from jobs group by status",
+    )
+    .await
 }
 
 /// Jobs by status from the counters the dashboard reads (the progress: no
 /// `count(*)` that would load the drain it watches).
 pub async fn counter_counts(pool: &PgPool) -> Result<BTreeMap<String, i64>> {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+    by_status(
+        pool,
         "select status::text, sum(n)::bigint from job_counts group by status having sum(n) <> 0",
     )
-    .fetch_all(pool)
-    .await?;
+    .await
+}
+
+/// The (status, count) rows `sql` answers.
+async fn by_status(pool: &PgPool, sql: &'static str) -> Result<BTreeMap<String, i64>> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(sql).fetch_all(pool).await?;
     Ok(rows.into_iter().collect())
 }
 
